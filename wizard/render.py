@@ -11,7 +11,26 @@ from typing import Any
 
 import jinja2
 
-from wizard.errors import WizardError
+from wizard.config import LaunchConfig
+from wizard.errors import Problem, ProblemsError, WizardError
+from wizard.taskdefs import resource_tags, taskdef_context
+
+AMI_PARAMETERS = {
+    (
+        "amazon-linux-2023",
+        False,
+    ): "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+    (
+        "amazon-linux-2023",
+        True,
+    ): "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+    ("amazon-linux-2", False): "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id",
+    (
+        "amazon-linux-2",
+        True,
+    ): "/aws/service/ecs/optimized-ami/amazon-linux-2/arm64/recommended/image_id",
+}
+"""The public SSM parameters that name the current ECS-optimized AMI, by (OS, arm64)."""
 
 
 def templates_dir() -> Path:
@@ -39,6 +58,7 @@ def jinja_env() -> jinja2.Environment:
     )
     env.filters["shquote"] = lambda value: shlex.quote(str(value))
     env.filters["tojson"] = _tojson
+    env.filters["sqlliteral"] = _sql_literal
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
     return env
 
@@ -57,3 +77,119 @@ def render_template(name: str, **context: Any) -> str:
             title="Template error",
             hint="This is a bug in airflow-ecs-wizard; please report it with the config used.",
         ) from error
+
+
+def _sql_literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def render_artifacts(config: LaunchConfig, account_id: str = "") -> dict[str, str]:
+    """Render every artifact of a launch, in a stable order, each parsed if it is JSON.
+
+    Args:
+        config: the launch.
+        account_id: the account from STS when known; else the config's (or its role ARNs').
+
+    Raises:
+        ProblemsError: the account is unknown (the image URI and role ARNs need it).
+    """
+    account = account_id or config.account_id
+    if not account:
+        raise ProblemsError(
+            [
+                Problem(
+                    "aws.account_id",
+                    "is needed for the image URI and the role ARNs: set it, or give "
+                    "iam.execution_role_arn (the account is read from the ARN)",
+                )
+            ],
+            title="Account unknown",
+        )
+    artifacts = {"bootstrap.sh": render_template("bootstrap.sh.j2", **_bootstrap_context(config))}
+    artifacts["user-data.sh"] = render_template("user-data.sh.j2", **_user_data_context(config))
+    if not config.cluster.existing_stack:
+        artifacts["cluster.cfn.json"] = _json_artifact(
+            "cluster.cfn.json.j2", **_cluster_context(config, artifacts["user-data.sh"])
+        )
+    artifacts["database.sql"] = render_template(
+        f"database-{config.database.engine}.sql.j2", **_database_context(config)
+    )
+    for component in config.rendered_components:
+        artifacts[f"taskdef-{component}.json"] = _json_artifact(
+            "taskdef.json.j2", **taskdef_context(config, component, account)
+        )
+    return artifacts
+
+
+def _json_artifact(template: str, **context: Any) -> str:
+    text = render_template(template, **context)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise WizardError(
+            f"Template {template} rendered invalid JSON: {error}",
+            title="Template error",
+            hint="This is a bug in airflow-ecs-wizard; please report it with the config used.",
+        ) from error
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _bootstrap_context(config: LaunchConfig) -> dict[str, Any]:
+    return {
+        "launch_name": config.name,
+        "os": config.bootstrap.os,
+        "mount_tool": config.bootstrap.mount_tool,
+        "mount_point": config.bootstrap.mount_point,
+        "mount_source": config.mount_source,
+        "bucket": config.s3.bucket,
+        "prefix": config.s3.prefix,
+        "environment": config.environment,
+    }
+
+
+def _user_data_context(config: LaunchConfig) -> dict[str, Any]:
+    return {
+        "launch_name": config.name,
+        "cluster_name": config.cluster_name,
+        "bootstrap_uri": config.bootstrap_uri,
+        "write_ecs_cluster": True,
+        "write_backend_host": True,
+    }
+
+
+def _cluster_context(config: LaunchConfig, user_data: str) -> dict[str, Any]:
+    return {
+        "launch_name": config.name,
+        "cluster_name": config.cluster_name,
+        "ami_parameter": AMI_PARAMETERS[(config.bootstrap.os, config.cluster.arm64)],
+        "instance_type": config.cluster.instance_type,
+        "subnet_ids": config.network.subnet_ids,
+        "security_group_ids": config.network.security_group_ids,
+        "min_size": config.cluster.min_size,
+        "max_size": config.cluster.max_size,
+        "associate_public_ip": config.cluster.associate_public_ip,
+        "bucket": config.s3.bucket,
+        "folder_prefix": f"{config.s3.prefix}/{config.environment}/",
+        "user_data": user_data,
+        "tags": resource_tags(config),
+    }
+
+
+def _database_context(config: LaunchConfig) -> dict[str, Any]:
+    database = config.database
+    host = database.host or (
+        f"$(aws rds describe-db-instances --region {config.aws.region} "
+        f"--db-instance-identifier {config.rds_instance_id} "
+        "--query 'DBInstances[0].Endpoint.Address' --output text)"
+    )
+    return {
+        "launch_name": config.name,
+        "rds_instance_id": config.rds_instance_id,
+        "host": host,
+        "port": database.port or database.default_port,
+        "admin_username": database.admin_username,
+        "region": config.aws.region,
+        "password_parameter": config.secret_name("db_password"),
+        "database_name": database.database_name,
+        "username": database.username,
+    }

@@ -1,0 +1,136 @@
+"""`launch.toml` in and out: tomllib to read, a writer that keeps the file human-readable."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from wizard.config import LaunchConfig
+from wizard.errors import BadInput, Problem, ProblemsError
+
+_HEADER = """\
+# Inputs for one Airflow-on-ECS launch, written by airflow-ecs-wizard.
+# Edit freely: `airflow-ecs-wizard validate --config FILE` checks it offline.
+"""
+_COMMENT_COLUMN = 34
+
+
+def parse_config(text: str, source: str = "launch.toml") -> LaunchConfig:
+    """Parse and validate a launch config.
+
+    Raises:
+        ProblemsError: every problem, each with the dotted path of the field to fix.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ProblemsError(
+            [Problem("", f"{source} is not valid TOML: {error}")], title="Unreadable config"
+        ) from error
+    try:
+        return LaunchConfig.model_validate(data)
+    except ValidationError as error:
+        raise ProblemsError(problems_from(error), title=f"Invalid config {source}") from error
+
+
+def load_config(path: str | os.PathLike[str]) -> LaunchConfig:
+    """Read and validate a config file (see `parse_config`)."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise BadInput(
+            f"Cannot read the config {file}: {error.strerror or error}",
+            title="No config",
+            hint="Give the path of a launch.toml (see shared/spec/launch.example.toml), "
+            "or run `airflow-ecs-wizard init` to write one.",
+        ) from error
+    return parse_config(text, str(file))
+
+
+def problems_from(error: ValidationError) -> list[Problem]:
+    """Pydantic's errors as problems a user can act on, one per field."""
+    problems = []
+    for item in error.errors():
+        path = _dotted(item["loc"])
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            message = "is not a known field: check its spelling and its [section]"
+        elif kind == "missing":
+            message = "is required: add it"
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(Problem(path, message))
+    return sorted(set(problems))
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
+
+def dump_config(config: LaunchConfig) -> str:
+    """The config as TOML: scalars first, then one table per section, each field commented.
+
+    Fields with no value (None) are left out, since TOML has no null.
+    """
+    lines = [_HEADER]
+    _write_table(lines, config, ())
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def save_config(config: LaunchConfig, path: str | os.PathLike[str]) -> None:
+    """Write the config atomically: a temp file beside it, then a rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(dump_config(config))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _write_table(lines: list[str], model: BaseModel, path: tuple[str, ...]) -> None:
+    tables: list[tuple[tuple[str, ...], BaseModel]] = []
+    fields = type(model).model_fields
+    for name, info in fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            tables.append(((*path, name), value))
+        elif isinstance(value, dict):
+            tables.extend(((*path, name, key), item) for key, item in value.items())
+        elif value is not None:
+            assignment = f"{name} = {_toml_value(value)}"
+            comment = info.description or ""
+            if comment:
+                assignment = f"{assignment.ljust(_COMMENT_COLUMN - 1)} # {comment}"
+            lines.append(assignment)
+    for table_path, table in tables:
+        lines.append("")
+        lines.append(f"[{'.'.join(table_path)}]")
+        _write_table(lines, table, table_path)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
