@@ -125,8 +125,19 @@ def _plain_allowed(analysis: ScalarAnalysis, *, flow_level: int, simple_key: boo
     return bool(analysis.allow_flow_plain if flow_level else analysis.allow_block_plain)
 
 
+def _scalar_style(value: str) -> str | None:
+    """Literal block for text with newlines; double quotes for a NEL, which PyYAML would lose.
+
+    PyYAML writes U+0085 (NEL) raw inside single quotes and plain or block scalars, where YAML
+    reads it as a line break; only double quotes escape it (as `\\N`).
+    """
+    if "\x85" in value:
+        return '"'
+    return "|" if "\n" in value else None
+
+
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    return dumper.represent_scalar(_STR_TAG, data, style="|" if "\n" in data else None)
+    return dumper.represent_scalar(_STR_TAG, data, style=_scalar_style(data))
 
 
 def _short_tag(mapping: dict[Any, Any]) -> tuple[str, Any] | None:
@@ -167,7 +178,7 @@ def _represent_dict(dumper: yaml.SafeDumper, data: dict[Any, Any]) -> yaml.Node:
     if tag == "!GetAtt":
         value = _getatt_dotted(value) or value
     if isinstance(value, str):
-        return dumper.represent_scalar(tag, value, style="|" if "\n" in value else None)
+        return dumper.represent_scalar(tag, value, style=_scalar_style(value))
     if isinstance(value, list):
         return dumper.represent_sequence(tag, value)
     return dumper.represent_mapping(tag, value)

@@ -22,7 +22,6 @@ from wizard.airflow_versions import (
     component_problems,
 )
 
-
 API_SERVER_ALIAS = "airflow-api-server"
 """The Service Connect name of the API server on Airflow 3 (stable: task definitions use it)."""
 
@@ -49,7 +48,7 @@ Cidr = Annotated[str, _rule(naming.cidr_problem)]
 class Section(BaseModel):
     """A config table: unknown keys are errors (a typo must not be silently ignored)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class AwsSection(Section):
@@ -704,3 +703,28 @@ class LaunchConfig(Section):
         suffix = ".cn" if self.partition == "aws-cn" else ""
         registry = f"{account_id}.dkr.ecr.{self.aws.region}.amazonaws.com{suffix}"
         return f"{registry}/{self.image.ecr_repository}:{self.image.tag}"
+
+    def warnings(self) -> list[str]:
+        """Choices that work but that a careful operator should know about."""
+        notes = []
+        if self.bootstrap.legacy_os:
+            notes.append(
+                "bootstrap.os = amazon-linux-2: Amazon Linux 2 reached end of support on "
+                "2026-06-30; prefer amazon-linux-2023 with mountpoint-s3"
+            )
+        if self.bootstrap.mount_tool == "s3fs":
+            notes.append(
+                "bootstrap.mount_tool = s3fs: EPEL 7 is archived, so the bootstrap installs "
+                "s3fs-fuse from the EPEL archive"
+            )
+        if self.cluster.associate_public_ip:
+            notes.append(
+                "cluster.associate_public_ip = true: the instances get public IP addresses "
+                "(the runbook turns them off)"
+            )
+        if self.airflow.parsed_version.major == 2:
+            notes.append(
+                f"airflow.version = {self.airflow.version}: Airflow 2 reached end of life on "
+                "2026-04-22; plan a move to 3.x"
+            )
+        return notes

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import os
 import shlex
 from importlib import resources
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 import jinja2
 
 from wizard.config import LaunchConfig
-from wizard.errors import Problem, ProblemsError, WizardError
+from wizard.errors import BadInput, Problem, ProblemsError, WizardError
 from wizard.taskdefs import resource_tags, taskdef_context
 
 AMI_PARAMETERS = {
@@ -45,11 +47,24 @@ def _tojson(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, ensure_ascii=False)
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (keyed by source checksum): render starts faster."""
+    from platformdirs import user_cache_path
+
+    folder = user_cache_path("airflow-ecs-wizard") / f"jinja-{jinja2.__version__}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
 @functools.cache
 def jinja_env() -> jinja2.Environment:
     """The environment every artifact is rendered with: strict, no autoescape, shell-aware."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -193,3 +208,55 @@ def _database_context(config: LaunchConfig) -> dict[str, Any]:
         "database_name": database.database_name,
         "username": database.username,
     }
+
+
+MANIFEST = "manifest.json"
+_EXECUTABLE = (".sh",)
+
+
+def manifest(artifacts: dict[str, str]) -> str:
+    """`manifest.json`: every artifact with its SHA-256, so a reviewer can see what changed."""
+    files = [
+        {
+            "name": name,
+            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "bytes": len(text.encode()),
+        }
+        for name, text in artifacts.items()
+    ]
+    return json.dumps({"generator": "airflow-ecs-wizard", "files": files}, indent=2) + "\n"
+
+
+def write_artifacts(artifacts: dict[str, str], out: Path) -> list[Path]:
+    """Write the artifacts and their manifest into `out`, removing files an earlier render
+    listed that this one no longer makes (a component taken out of the config).
+
+    Raises:
+        BadInput: `out` cannot be used as a folder.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stale = set(_listed_in_manifest(out / MANIFEST)) - set(artifacts)
+        written = []
+        for name, text in {**artifacts, MANIFEST: manifest(artifacts)}.items():
+            path = out / name
+            path.write_text(text, encoding="utf-8")
+            os.chmod(path, 0o755 if name.endswith(_EXECUTABLE) else 0o644)
+            written.append(path)
+        for name in sorted(stale):
+            (out / name).unlink(missing_ok=True)
+    except OSError as error:
+        raise BadInput(
+            f"Cannot write into {out}: {error.strerror or error}",
+            title="Output folder unusable",
+            hint="Choose a folder you can write to with --out.",
+        ) from error
+    return written
+
+
+def _listed_in_manifest(path: Path) -> list[str]:
+    try:
+        listed = json.loads(path.read_text(encoding="utf-8"))["files"]
+        return [entry["name"] for entry in listed if "/" not in entry["name"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []

@@ -1,0 +1,56 @@
+"""Shared fixtures: the example config, and configs built from it with a few fields changed."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wizard.config import LaunchConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT.parent / "shared" / "spec" / "launch.example.toml"
+if not EXAMPLE.exists():  # a checkout laid out without shared/ beside it
+    EXAMPLE = ROOT / "tests" / "fixtures" / "launch.example.toml"
+
+
+@pytest.fixture(scope="session")
+def example_path() -> Path:
+    """The spec's example config, which must load unchanged."""
+    return EXAMPLE
+
+
+@pytest.fixture(scope="session")
+def example_data() -> dict[str, Any]:
+    """The example config as parsed TOML."""
+    return tomllib.loads(EXAMPLE.read_text())
+
+
+def with_changes(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of `data` with dotted paths set (`"s3.bucket": "x"`); None deletes the key."""
+    result = copy.deepcopy(data)
+    for path, value in changes.items():
+        *parents, leaf = path.split(".")
+        node = result
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
+    return result
+
+
+@pytest.fixture
+def make_config(example_data: dict[str, Any]) -> Callable[..., LaunchConfig]:
+    """Build a valid config from the example with dotted-path changes."""
+
+    def make(**changes: Any) -> LaunchConfig:
+        dotted = {key.replace("__", "."): value for key, value in changes.items()}
+        return LaunchConfig.model_validate(with_changes(example_data, dotted))
+
+    return make

@@ -1,0 +1,257 @@
+"""The `airflow-ecs-wizard` command: headless commands here, the TUI imported only when asked.
+
+Exit status: 0 done, 1 a step failed (state saved, resumable), 2 bad input (nothing changed).
+Heavy modules (boto3, cfn-lint, textual) are imported inside the commands that need them, so
+`render` starts about as fast as Jinja2 and pydantic import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wizard import __version__
+from wizard.errors import BadInput, Problem, ProblemsError, WizardError
+
+if TYPE_CHECKING:
+    from wizard.config import LaunchConfig
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as bad input (exit 2) in the project's words."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise BadInput(f"{self.prog}: {message}", title="Bad arguments", hint="See --help.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, one subcommand per headless action."""
+    aws = argparse.ArgumentParser(add_help=False)
+    group = aws.add_argument_group("AWS (override the config's [aws] table)")
+    group.add_argument("--profile", help="named profile from ~/.aws/config")
+    group.add_argument("--region", help="AWS region, e.g. us-east-1")
+    group.add_argument("--endpoint-url", help="an emulator or a VPC endpoint instead of AWS")
+
+    parser = _Parser(
+        prog="airflow-ecs-wizard",
+        description="Launch Apache Airflow on Amazon ECS: a guided, safe, resumable runbook.",
+        epilog="Exit status: 0 done, 1 a step failed (state saved), 2 bad input (nothing changed).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    render = commands.add_parser(
+        "render",
+        parents=[aws],
+        help="write every artifact for a config (no AWS calls)",
+        description="Render bootstrap.sh, user-data.sh, cluster.cfn.json, database.sql, one "
+        "taskdef-COMPONENT.json per component and manifest.json into DIR. Makes no AWS call.",
+    )
+    render.add_argument("--config", required=True, type=Path, help="the launch.toml")
+    render.add_argument("--out", required=True, type=Path, help="the folder to write into")
+    render.add_argument(
+        "--lint", action="store_true", help="also run botocore, cfn-lint and shellcheck"
+    )
+    render.add_argument("--account-id", default="", help="the account, if the config can't say")
+    render.set_defaults(handler=_render)
+
+    validate = commands.add_parser(
+        "validate",
+        parents=[aws],
+        help="check a config offline, with every linter",
+        description="Load the config, render every artifact in memory and check them with "
+        "the cross-artifact checks, botocore, cfn-lint and shellcheck. Writes nothing.",
+    )
+    validate.add_argument("--config", required=True, type=Path, help="the launch.toml")
+    validate.add_argument("--account-id", default="", help="the account, if the config can't say")
+    validate.set_defaults(handler=_validate)
+
+    patch = commands.add_parser(
+        "patch-template",
+        parents=[aws],
+        help="patch a console-made ECS cluster template the way the runbook does",
+        description="Turn off public IPs for the instances and make the user data join the "
+        "cluster, install the AWS CLI, copy the bootstrap file from S3 and run it. Everything "
+        "else is left as it was; patching a patched template changes nothing.",
+    )
+    patch.add_argument("template", metavar="IN", help="the template (JSON or YAML), or - for stdin")
+    patch.add_argument("--cluster", required=True, help="the ECS cluster name")
+    patch.add_argument(
+        "--bootstrap-uri",
+        required=True,
+        help="s3://BUCKET/PREFIX/ENV/bootstrap/bootstrap.sh",
+    )
+    patch.add_argument("--out", type=Path, help="write the patched template here (default: stdout)")
+    patch.add_argument("--diff", action="store_true", help="print a unified diff of the change")
+    patch.set_defaults(handler=_patch_template)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        args = build_parser().parse_args(args_list)
+        handler: Command | None = getattr(args, "handler", None)
+        if handler is None:
+            build_parser().print_help()
+            return EXIT_OK
+        return handler(args)
+    except WizardError as error:
+        if debug:
+            traceback.print_exc()
+        _report(error)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _report(error: WizardError) -> None:
+    print(f"error: {error.title}", file=sys.stderr)
+    print(error.message, file=sys.stderr)
+    if error.hint:
+        print(error.hint, file=sys.stderr)
+
+
+def _load(args: argparse.Namespace) -> LaunchConfig:
+    from wizard.config_file import load_config
+
+    config = load_config(args.config)
+    overrides = {
+        key: value
+        for key, value in (
+            ("profile", args.profile),
+            ("region", args.region),
+            ("endpoint_url", args.endpoint_url),
+        )
+        if value is not None
+    }
+    if overrides:
+        from pydantic import ValidationError
+
+        from wizard.config_file import problems_from
+
+        try:
+            config = config.model_validate(
+                {**config.model_dump(), "aws": {**config.aws.model_dump(), **overrides}}
+            )
+        except ValidationError as error:
+            raise ProblemsError(problems_from(error), title="Invalid option") from error
+    for warning in config.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
+    return config
+
+
+def _checked_artifacts(
+    args: argparse.Namespace, *, lint: bool
+) -> tuple[LaunchConfig, dict[str, str]]:
+    from wizard.crosscheck import cross_artifact_problems
+    from wizard.render import render_artifacts
+
+    config = _load(args)
+    artifacts = render_artifacts(config, args.account_id)
+    problems = cross_artifact_problems(config, artifacts)
+    if lint:
+        from wizard.lint import lint_artifacts
+
+        report = lint_artifacts(artifacts, config.aws.region, config.airflow.version)
+        problems += report.problems
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    if problems:
+        raise ProblemsError(problems, title="The rendered artifacts disagree")
+    return config, artifacts
+
+
+def _render(args: argparse.Namespace) -> int:
+    from wizard.render import write_artifacts
+
+    _, artifacts = _checked_artifacts(args, lint=args.lint)
+    written = write_artifacts(artifacts, args.out)
+    for path in written:
+        print(path)
+    checks = (
+        "cross-artifact checks, botocore, cfn-lint, shellcheck"
+        if args.lint
+        else ("JSON and cross-artifact checks; add --lint for botocore, cfn-lint and shellcheck")
+    )
+    print(f"wrote {len(written)} files to {args.out} ({checks})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    config, artifacts = _checked_artifacts(args, lint=True)
+    print(
+        f"{args.config}: launch {config.name} is valid; {len(artifacts)} artifacts render and "
+        "pass every check"
+    )
+    return EXIT_OK
+
+
+def _patch_template(args: argparse.Namespace) -> int:
+    from wizard.patch_template import patch_template_text
+
+    source = "stdin" if args.template == "-" else args.template
+    try:
+        text = sys.stdin.read() if args.template == "-" else Path(args.template).read_text()
+    except OSError as error:
+        raise BadInput(
+            f"Cannot read {source}: {error.strerror or error}",
+            title="No template",
+            hint="Give the path of the stack's template (aws cloudformation get-template).",
+        ) from error
+    problems = _patch_argument_problems(args)
+    if problems:
+        raise ProblemsError(problems, title="Bad arguments")
+    result = patch_template_text(
+        text,
+        cluster_name=args.cluster,
+        bootstrap_uri=args.bootstrap_uri,
+        source_name=Path(source).name,
+    )
+    if args.diff:
+        sys.stdout.write(result.diff or "")
+    if args.out:
+        args.out.write_text(result.text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    elif not args.diff:
+        sys.stdout.write(result.text)
+    summary = "changed: " + ", ".join(result.changed_paths) if result.changed else "already patched"
+    print(summary, file=sys.stderr)
+    return EXIT_OK
+
+
+def _patch_argument_problems(args: argparse.Namespace) -> list[Problem]:
+    from wizard import naming
+
+    problems = []
+    problem = naming.ecs_name_problem(args.cluster)
+    if problem:
+        problems.append(Problem("--cluster", f"{args.cluster!r} {problem}"))
+    uri: str = args.bootstrap_uri
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not key or key.endswith("/") or naming.bucket_problem(bucket):
+        problems.append(
+            Problem(
+                "--bootstrap-uri",
+                f"{uri!r} must be the bootstrap file's s3:// URI, "
+                "e.g. s3://BUCKET/airflow/staging/bootstrap/bootstrap.sh",
+            )
+        )
+    return problems
+
+
+if __name__ == "__main__":
+    sys.exit(main())
