@@ -54,3 +54,21 @@ def make_config(example_data: dict[str, Any]) -> Callable[..., LaunchConfig]:
         return LaunchConfig.model_validate(with_changes(example_data, dotted))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Any:
+    """A real PostgreSQL server for the whole session."""
+    from tests.services import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis() -> Any:
+    """A real Redis server for the whole session."""
+    from tests.services import redis_server
+
+    with redis_server() as server:
+        yield server

@@ -307,6 +307,17 @@ def test_json_output_keeps_the_input_indentation_and_key_order() -> None:
     assert list(json.loads(result.text)["Resources"]) == original_keys
 
 
+@pytest.mark.parametrize(("indent", "expected"), [("  ", 2), ("    ", 4), ("\t", "\t"), (None, 2)])
+def test_json_indentation_and_non_ascii_text_are_kept(indent: str | None, expected: Any) -> None:
+    doc = {"Description": "Clúster für Airflow", "Resources": {"A": {"Type": "AWS::SNS::Topic"}}}
+    text = json.dumps(doc, indent=indent, ensure_ascii=False)
+
+    loaded = load_template(text)
+
+    assert loaded.json_indent == expected
+    assert loaded.dump() == json.dumps(doc, indent=expected, ensure_ascii=False) + "\n"
+
+
 def test_patch_template_does_not_modify_its_input() -> None:
     doc = load_template(fixture_text("infra-ecs-cluster-launchtemplate.json")).doc
     before = copy.deepcopy(doc)

@@ -287,7 +287,7 @@ def _check_template(doc: Any, source_name: str) -> None:
         )
     if not isinstance(doc.get("Resources"), dict):
         problem = (
-            "has no Resources" if "Resources" not in doc else "has Resources that is no mapping"
+            "has no Resources" if "Resources" not in doc else "has Resources, but not a mapping"
         )
         raise BadInput(
             f"{source_name} is not a CloudFormation template: it {problem}.",

@@ -162,7 +162,8 @@ def _broker_url_problem(config: LaunchConfig, url: str | None) -> str | None:
     if redis.transit_encryption and parse_qs(parts.query).get("ssl_cert_reqs") != ["required"]:
         return f"broker URL {url} must verify the cache's certificate (ssl_cert_reqs=required)"
     if parts.path != f"/{redis.broker_db}":
-        return f"broker URL {url} uses database {parts.path.lstrip('/')}, not redis.broker_db {redis.broker_db}"
+        database = parts.path.lstrip("/")
+        return f"broker URL {url} uses database {database}, not redis.broker_db {redis.broker_db}"
     if url != redis.broker_url(redis.endpoint):
         return f"broker URL {url} is not {redis.broker_url(redis.endpoint)} (redis.endpoint)"
     return None

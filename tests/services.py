@@ -1,0 +1,160 @@
+"""Real PostgreSQL and Redis servers for the tests, started on free loopback ports.
+
+`.ci/run` installs them from Debian packages; locally a missing server skips its tests, unless
+AIRFLOW_ECS_WIZARD_REQUIRE_SERVICES=1 (set by CI), where it fails them. Each server is stopped
+by its own data dir or pid file, never by name.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def missing(what: str) -> None:
+    """Skip, or fail where CI requires every service."""
+    message = f"{what} is not installed (apt-get install -y postgresql redis-server)"
+    if os.environ.get("AIRFLOW_ECS_WIZARD_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """A running server: connect as `user` (trust auth) on 127.0.0.1:`port`."""
+
+    port: int
+    user: str
+    bin_dir: Path
+
+    def dsn(self, dbname: str = "postgres", user: str | None = None, password: str = "") -> str:
+        """A libpq connection string."""
+        auth = f" password={password}" if password else ""
+        return f"host=127.0.0.1 port={self.port} dbname={dbname} user={user or self.user}{auth}"
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@contextmanager
+def postgres_server() -> Iterator[Postgres]:
+    """Start PostgreSQL in a temp dir with password auth for everyone but the admin."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not found:
+        missing("PostgreSQL")
+    bin_dir = Path(found[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="aew-pg-"))
+    data = root / "data"
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    admin = "postgres" if os.geteuid() == 0 else os.environ.get("USER", "postgres")
+    subprocess.run(
+        _as_postgres(
+            [str(bin_dir / "initdb"), "-A", "trust", "--no-sync", "-U", admin, "-D", str(data)]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    # the admin connects by trust; every other role must give its password
+    (data / "pg_hba.conf").write_text(
+        f"host all {admin} 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+        f"local all {admin} trust\n"
+    )
+    port = free_port()
+    options = f"-p {port} -k {root} -c fsync=off -c listen_addresses=127.0.0.1"
+    # the server's output goes to a log file: a pipe held open by it would block run()
+    subprocess.run(
+        _as_postgres(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-w",
+                "-D",
+                str(data),
+                "-l",
+                str(root / "server.log"),
+                "-o",
+                options,
+                "start",
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield Postgres(port=port, user=admin, bin_dir=bin_dir)
+    finally:
+        subprocess.run(
+            _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Redis:
+    """A running redis-server on 127.0.0.1:`port`."""
+
+    port: int
+
+
+@contextmanager
+def redis_server() -> Iterator[Redis]:
+    """Start redis-server without persistence in a temp dir."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        missing("redis-server")
+    root = Path(tempfile.mkdtemp(prefix="aew-redis-"))
+    pidfile = root / "redis.pid"
+    port = free_port()
+    subprocess.run(
+        [
+            executable,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(pidfile),
+            "--save",
+            "",
+            "--dir",
+            str(root),
+            "--logfile",
+            str(root / "redis.log"),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield Redis(port=port)
+    finally:
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text().strip()), 15)
+        shutil.rmtree(root, ignore_errors=True)
