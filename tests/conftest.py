@@ -15,7 +15,7 @@ from wizard.config import LaunchConfig
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT.parent / "shared" / "spec" / "launch.example.toml"
 if not EXAMPLE.exists():  # a checkout laid out without shared/ beside it
-    EXAMPLE = ROOT / "tests" / "fixtures" / "launch.example.toml"
+    EXAMPLE = ROOT / "examples" / "launch.example.toml"
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, one subcommand per headless action."""
-    aws = argparse.ArgumentParser(add_help=False)
+    aws = _Parser(add_help=False)
     group = aws.add_argument_group("AWS (override the config's [aws] table)")
     group.add_argument("--profile", help="named profile from ~/.aws/config")
     group.add_argument("--region", help="AWS region, e.g. us-east-1")

@@ -46,9 +46,10 @@ Cidr = Annotated[str, _rule(naming.cidr_problem)]
 
 
 class Section(BaseModel):
-    """A config table: unknown keys are errors (a typo must not be silently ignored)."""
+    """A config table: unknown keys are errors (a typo must not be silently ignored), and
+    defaults are validated too (a rule like "required with mode = existing" must see them)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class AwsSection(Section):
@@ -441,7 +442,7 @@ class AirflowSection(Section):
         "admin", description="the first Admin user's login"
     )
     admin_email: str = Field("admin@example.com", description="the first Admin user's e-mail")
-    secrets: SecretsSection = Field(default_factory=SecretsSection)
+    secrets: SecretsSection = Field(default_factory=dict, validate_default=True)
 
     @field_validator("version")
     @classmethod
@@ -532,18 +533,18 @@ class LaunchConfig(Section):
     name: Annotated[str, _rule(naming.launch_name_problem)] = Field(
         description="launch name: state file and default resource names derive from it"
     )
-    aws: AwsSection = Field(default_factory=AwsSection)
-    network: NetworkSection = Field(default_factory=NetworkSection)
-    s3: S3Section = Field(default_factory=S3Section)
+    aws: AwsSection = Field(default_factory=dict, validate_default=True)
+    network: NetworkSection = Field(default_factory=dict, validate_default=True)
+    s3: S3Section = Field(default_factory=dict, validate_default=True)
     environment: str = Field("staging", description="one of s3.environments")
-    bootstrap: BootstrapSection = Field(default_factory=BootstrapSection)
-    database: DatabaseSection = Field(default_factory=DatabaseSection)
-    redis: RedisSection = Field(default_factory=RedisSection)
-    image: ImageSection = Field(default_factory=ImageSection)
-    cluster: ClusterSection = Field(default_factory=ClusterSection)
-    web: WebSection = Field(default_factory=WebSection)
-    iam: IamSection = Field(default_factory=IamSection)
-    airflow: AirflowSection = Field(default_factory=AirflowSection)
+    bootstrap: BootstrapSection = Field(default_factory=dict, validate_default=True)
+    database: DatabaseSection = Field(default_factory=dict, validate_default=True)
+    redis: RedisSection = Field(default_factory=dict, validate_default=True)
+    image: ImageSection = Field(default_factory=dict, validate_default=True)
+    cluster: ClusterSection = Field(default_factory=dict, validate_default=True)
+    web: WebSection = Field(default_factory=dict, validate_default=True)
+    iam: IamSection = Field(default_factory=dict, validate_default=True)
+    airflow: AirflowSection = Field(default_factory=dict, validate_default=True)
     components: dict[str, Component] = Field(default_factory=_default_components)
 
     @field_validator("environment")

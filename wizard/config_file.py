@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from wizard.airflow_versions import AirflowVersion, component_problems
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput, Problem, ProblemsError
 
@@ -36,7 +37,25 @@ def parse_config(text: str, source: str = "launch.toml") -> LaunchConfig:
     try:
         return LaunchConfig.model_validate(data)
     except ValidationError as error:
-        raise ProblemsError(problems_from(error), title=f"Invalid config {source}") from error
+        problems = sorted({*problems_from(error), *_component_key_problems(data)})
+        raise ProblemsError(problems, title=f"Invalid config {source}") from error
+
+
+def _component_key_problems(data: dict[str, Any]) -> list[Problem]:
+    """The component checks need only the keys: report them even when a value is invalid
+    (pydantic skips a field's validator once anything inside the field failed)."""
+    airflow = data.get("airflow")
+    components = data.get("components")
+    version_text = airflow.get("version", "3.3") if isinstance(airflow, dict) else "3.3"
+    try:
+        version = AirflowVersion.parse(str(version_text))
+    except ValueError:
+        return []
+    if components is None:
+        return []
+    keys = set(components) if isinstance(components, dict) else set()
+    messages = component_problems(version, keys)
+    return [Problem("components", "; ".join(messages))] if messages else []
 
 
 def load_config(path: str | os.PathLike[str]) -> LaunchConfig:
