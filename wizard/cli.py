@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except WizardError as error:
         if debug:
+            import traceback
+
             traceback.print_exc()
         _report(error)
         return error.exit_code

@@ -6,7 +6,6 @@ value looks like, so the config error can name the field and the fix in one line
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -241,6 +240,8 @@ def dns_name_problem(value: str) -> str | None:
 
 def cidr_problem(value: str) -> str | None:
     """An IPv4 or IPv6 CIDR block with no host bits set."""
+    import ipaddress
+
     try:
         ipaddress.ip_network(value, strict=True)
     except ValueError as error:
