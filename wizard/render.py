@@ -49,9 +49,9 @@ def _tojson(value: Any, indent: int | None = None) -> str:
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates kept between runs (keyed by source checksum): render starts faster."""
-    from platformdirs import user_cache_path
-
-    folder = user_cache_path("airflow-ecs-wizard") / f"jinja-{jinja2.__version__}"
+    # platformdirs would cost more start-up than the cache saves: XDG on Linux, ~/.cache else
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(base) / "airflow-ecs-wizard" / f"jinja-{jinja2.__version__}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
