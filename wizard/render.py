@@ -87,11 +87,15 @@ def render_template(name: str, **context: Any) -> str:
     try:
         return jinja_env().get_template(name).render(**context)
     except jinja2.TemplateError as error:
-        raise WizardError(
-            f"Template {name} could not be rendered: {error}",
-            title="Template error",
-            hint="This is a bug in airflow-ecs-wizard; please report it with the config used.",
-        ) from error
+        raise _template_bug(f"Template {name} could not be rendered: {error}") from error
+
+
+def _template_bug(message: str) -> WizardError:
+    return WizardError(
+        message,
+        title="Template error",
+        hint="This is a bug in airflow-ecs-wizard; please report it with the config used.",
+    )
 
 
 def _sql_literal(value: object) -> str:
@@ -141,11 +145,7 @@ def _json_artifact(template: str, **context: Any) -> str:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise WizardError(
-            f"Template {template} rendered invalid JSON: {error}",
-            title="Template error",
-            hint="This is a bug in airflow-ecs-wizard; please report it with the config used.",
-        ) from error
+        raise _template_bug(f"Template {template} rendered invalid JSON: {error}") from error
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
