@@ -72,3 +72,36 @@ def redis() -> Any:
 
     with redis_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Any:
+    """The AWS emulator as a server on a free loopback port, one per test session.
+
+    Steps reach it through `endpoint_url`, the same code path that talks to AWS.
+    """
+    from moto.server import ThreadedMotoServer
+
+    from tests.services import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A clean emulator (reset before the test) and fake credentials, never a real account's."""
+    import urllib.request
+
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request).close()
+    return moto_server

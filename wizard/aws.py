@@ -1,0 +1,163 @@
+"""The one place that makes boto3 sessions and clients.
+
+Profile, region and endpoint come from the command line, then the config, then the standard
+`AWS_*` variables and the default credential chain. Every client retries throttling and 5xx in
+botocore's standard mode. Two hooks sit on the session itself, so no code path can avoid them:
+
+- a **read-only guard** (dry-run and `plan`): any operation that is not a read is refused before
+  a request is built, so nothing can be changed by mistake;
+- a **call recorder**: how many calls of each operation were made (tests and benchmarks read it).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from wizard import __version__
+from wizard.errors import WizardError
+
+READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "BatchGet")
+READ_OPERATIONS = frozenset(
+    {
+        "GetCallerIdentity",
+        "ValidateTemplate",
+        "GetTemplate",
+        "GetTemplateSummary",
+        "EstimateTemplateCost",
+    }
+)
+"""Reads whose names do not say so by their prefix, allowed in read-only mode."""
+
+_NOT_READS = frozenset({"GetAuthorizationToken"})
+"""Named like reads but hand out credentials: not needed to plan, so refused in read-only mode."""
+
+MAX_ATTEMPTS = 10
+
+
+def is_read(operation: str) -> bool:
+    """Whether an API operation only reads (by AWS's naming, with the exceptions above)."""
+    if operation in _NOT_READS:
+        return False
+    return operation in READ_OPERATIONS or operation.startswith(READ_PREFIXES)
+
+
+class ReadOnlyViolation(WizardError):
+    """A mutating call was attempted in read-only mode: a bug, never a user's mistake."""
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """Where to connect; empty strings mean "let boto3 decide" (environment, profile files)."""
+
+    region: str = ""
+    profile: str = ""
+    endpoint_url: str = ""
+
+
+class CallRecorder:
+    """Counts API calls per `service.Operation`, from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def record(self, service: str, operation: str) -> None:
+        """Count one call."""
+        with self._lock:
+            self._counts[f"{service}.{operation}"] += 1
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """A snapshot of the counts."""
+        with self._lock:
+            return dict(self._counts)
+
+    def mutating(self) -> dict[str, int]:
+        """The calls that were not reads."""
+        return {name: n for name, n in self.counts.items() if not is_read(name.split(".")[1])}
+
+    def reset(self) -> None:
+        """Forget every count."""
+        with self._lock:
+            self._counts.clear()
+
+
+class Aws:
+    """boto3 clients for one launch, sharing one session and its guard and recorder.
+
+    Clients are thread-safe and cached per service; creating them is serialised, since a boto3
+    session is not safe to create clients from in several threads at once.
+    """
+
+    def __init__(
+        self,
+        settings: AwsSettings,
+        *,
+        read_only: bool = False,
+        recorder: CallRecorder | None = None,
+    ) -> None:
+        import boto3
+
+        self.settings = settings
+        self.read_only = read_only
+        self.recorder = recorder or CallRecorder()
+        self._session = boto3.Session(
+            profile_name=settings.profile or None, region_name=settings.region or None
+        )
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        events = self._session.events
+        events.register("before-call.*.*", self._before_call)
+
+    @property
+    def region(self) -> str:
+        """The region the clients talk to."""
+        return str(self._session.region_name or "")
+
+    def client(self, service: str) -> Any:
+        """The client of one service (created once)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service,
+                    endpoint_url=self.settings.endpoint_url or None,
+                    config=_client_config(),
+                )
+            return self._clients[service]
+
+    def register(self, event: str, handler: Any) -> None:
+        """Add a botocore event handler to every client of this session (tests inject faults)."""
+        self._session.events.register(event, handler)
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        self.recorder.record(service, model.name)
+        if self.read_only and not is_read(model.name):
+            raise ReadOnlyViolation(
+                f"{service}.{model.name} would change AWS, and this run is read-only "
+                "(plan or --dry-run).",
+                title="Refused in read-only mode",
+                hint="Nothing was changed. Run `apply` without --dry-run to make changes.",
+            )
+
+
+def _client_config() -> Any:
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        user_agent_extra=f"airflow-ecs-wizard/{__version__}",
+        connect_timeout=10,
+        read_timeout=60,
+    )
+
+
+def error_code(error: BaseException) -> str:
+    """The AWS error code of a botocore ClientError ("" for anything else)."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
