@@ -80,9 +80,13 @@ def moto_server() -> Any:
 
     Steps reach it through `endpoint_url`, the same code path that talks to AWS.
     """
+    import logging
+
     from moto.server import ThreadedMotoServer
 
     from tests.services import free_port
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -1,0 +1,107 @@
+"""Step secrets: the Fernet key and the keys every component shares, generated once into SSM
+SecureStrings; an existing parameter is never replaced (rotation is explicit)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+from botocore.exceptions import ClientError
+
+from wizard.aws import error_code
+from wizard.fernet import generate_key
+from wizard.steps.base import Action, Step, StepContext, StepPlan
+
+MASK = "••••••••"
+
+
+def _token(length: int) -> Callable[[], str]:
+    return lambda: secrets.token_urlsafe(length)
+
+
+class SecretsStep(Step):
+    """Fernet key, `secret_key`, `jwt_secret` (3.x) and the Admin password."""
+
+    name = "secrets"
+    title = "Fernet key and shared secrets"
+    depends_on = ("account",)
+
+    def generated(self, ctx: StepContext) -> dict[str, Callable[[], str]]:
+        """Each secret this step owns, by config key, with how its value is made."""
+        owned: dict[str, Callable[[], str]] = {
+            "fernet_key": generate_key,
+            "secret_key": _token(32),
+        }
+        if ctx.config.airflow.parsed_version.major >= 3:
+            owned["jwt_secret"] = _token(48)
+        if ctx.config.airflow.admin_user:
+            owned["admin_password"] = _token(18)
+        return owned
+
+    def plan(self, ctx: StepContext) -> StepPlan:
+        plan = StepPlan(self.name)
+        names = {key: ctx.config.secret_name(key) for key in self.generated(ctx)}
+        existing = self._existing(ctx, list(names.values()))
+        for key, parameter in names.items():
+            if parameter in existing:
+                plan.actions.append(Action("no-op", "ssm:parameter", parameter, "kept as it is"))
+            else:
+                plan.actions.append(
+                    Action("create", "ssm:parameter", parameter, f"SecureString {key} = {MASK}")
+                )
+        google = ctx.config.airflow.secrets
+        if google.google_login:
+            wanted = [
+                ctx.config.secret_name("google_client_id"),
+                ctx.config.secret_name("google_client_secret"),
+            ]
+            present = self._existing(ctx, wanted)
+            for parameter in wanted:
+                if parameter in present:
+                    plan.actions.append(Action("check", "ssm:parameter", parameter, "exists"))
+                else:
+                    plan.problems.append(
+                        f"Google login needs parameter {parameter}: create it as a SecureString "
+                        "(aws ssm put-parameter --type SecureString ...), or leave "
+                        "airflow.secrets.google_client_id/_secret empty to turn Google login off"
+                    )
+        return plan
+
+    def apply(self, ctx: StepContext) -> None:
+        plan = self.plan(ctx)
+        self.blocked(plan)
+        ssm = ctx.aws.client("ssm")
+        makers = self.generated(ctx)
+        for action in plan.changes:
+            key = next(k for k in makers if ctx.config.secret_name(k) == action.name)
+            value = makers[key]()
+            if ctx.state is not None:
+                ctx.state.register_secret(value)
+            try:
+                ssm.put_parameter(
+                    Name=action.name,
+                    Value=value,
+                    Type="SecureString",
+                    Overwrite=False,
+                    Description=f"airflow-ecs-wizard {ctx.config.name}: {key}",
+                    Tags=ctx.launch_tags,
+                )
+            except ClientError as error:
+                if error_code(error) != "ParameterAlreadyExists":
+                    raise
+                self.adopted(ctx, "ssm:parameter", action.name)  # made meanwhile: keep it
+                continue
+            self.created(ctx, "ssm:parameter", action.name)
+        for action in plan.actions:
+            if action.verb == "no-op":
+                self.adopted(ctx, "ssm:parameter", action.name)
+        self.set_outputs(ctx, parameters=[a.name for a in plan.actions])
+
+    @staticmethod
+    def _existing(ctx: StepContext, names: list[str]) -> set[str]:
+        ssm = ctx.aws.client("ssm")
+        found: set[str] = set()
+        for start in range(0, len(names), 10):  # GetParameters takes ten names at a time
+            response = ssm.get_parameters(Names=names[start : start + 10], WithDecryption=False)
+            found |= {parameter["Name"] for parameter in response["Parameters"]}
+        return found

@@ -1,0 +1,105 @@
+"""Step task_definitions: register a revision per component only when the rendered definition
+differs from the latest active one."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from wizard.aws import error_code
+from wizard.render import render_artifacts
+from wizard.steps.base import Action, Step, StepContext, StepPlan
+
+
+def normalised(registered: dict[str, Any], rendered: dict[str, Any]) -> Any:
+    """What AWS holds, cut down to the keys the rendered definition sets.
+
+    AWS adds keys (ARN, revision, status, defaults such as empty `volumesFrom`); comparing
+    only what we set means an unchanged definition compares equal, and a changed value of
+    anything we set does not.
+    """
+    if isinstance(rendered, dict) and isinstance(registered, dict):
+        return {key: normalised(registered.get(key), value) for key, value in rendered.items()}
+    if isinstance(rendered, list) and isinstance(registered, list):
+        if len(rendered) != len(registered):
+            return registered
+        return [normalised(have, want) for have, want in zip(registered, rendered, strict=True)]
+    return registered
+
+
+class TaskDefinitionsStep(Step):
+    """One task definition per component (and the migrate task), registered when changed."""
+
+    name = "task_definitions"
+    title = "Task definitions"
+    depends_on = ("iam", "secrets", "database", "redis", "image")
+
+    def rendered(self, ctx: StepContext) -> dict[str, dict[str, Any]]:
+        """The `RegisterTaskDefinition` input of every component, by component."""
+        artifacts = render_artifacts(ctx.config, ctx.account_id)
+        return {
+            name.removeprefix("taskdef-").removesuffix(".json"): json.loads(text)
+            for name, text in artifacts.items()
+            if name.startswith("taskdef-")
+        }
+
+    def plan(self, ctx: StepContext) -> StepPlan:
+        plan = StepPlan(self.name)
+        for component, document in self.rendered(ctx).items():
+            text = json.dumps(document, indent=2) + "\n"
+            plan.artifacts[f"taskdef-{component}.json"] = text
+            family = document["family"]
+            current = self._latest(ctx, family)
+            if current is None:
+                plan.actions.append(Action("create", "ecs:task-definition", family, "revision 1"))
+                continue
+            have = json.dumps(normalised(current, document), indent=2) + "\n"
+            if have == text:
+                detail = f"revision {current['revision']} is current"
+                plan.actions.append(Action("no-op", "ecs:task-definition", family, detail))
+                continue
+            diff = "".join(
+                difflib.unified_diff(
+                    have.splitlines(keepends=True),
+                    text.splitlines(keepends=True),
+                    fromfile=f"{family}:{current['revision']} (registered)",
+                    tofile=f"taskdef-{component}.json (rendered)",
+                )
+            )
+            detail = f"revision {current['revision'] + 1}"
+            plan.actions.append(Action("update", "ecs:task-definition", family, detail, diff))
+        return plan
+
+    def apply(self, ctx: StepContext) -> None:
+        plan = self.plan(ctx)
+        documents = self.rendered(ctx)
+        ecs = ctx.aws.client("ecs")
+        revisions: dict[str, str] = {}
+        for component, document in documents.items():
+            action = next(a for a in plan.actions if a.name == document["family"])
+            if action.verb == "no-op":
+                current = self._latest(ctx, document["family"])
+                assert current is not None
+                revisions[component] = current["taskDefinitionArn"]
+                continue
+            arn = ecs.register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"]
+            self.created(ctx, "ecs:task-definition", arn)
+            revisions[component] = arn
+        self.set_outputs(ctx, **revisions)
+
+    @staticmethod
+    def _latest(ctx: StepContext, family: str) -> dict[str, Any] | None:
+        try:
+            found = ctx.aws.client("ecs").describe_task_definition(
+                taskDefinition=family, include=["TAGS"]
+            )
+        except ClientError as error:
+            if error_code(error) in {"ClientException", "InvalidParameterException"}:
+                return None
+            raise
+        definition = dict(found["taskDefinition"])
+        definition["tags"] = found.get("tags", [])  # returned beside the definition, not in it
+        return definition if definition.get("status") == "ACTIVE" else None
