@@ -124,7 +124,7 @@ def test_plan_is_read_only_and_shows_what_apply_would_do(config: LaunchConfig) -
     ctx = _context(config, read_only=True)
     plans = {name: STEPS[name].plan(ctx) for name in GRAPH}
     assert ctx.aws.recorder.mutating() == {}
-    assert [str(a) for a in plans["s3_layout"].changes][0].startswith(
+    assert str(plans["s3_layout"].changes[0]).startswith(
         "create s3:bucket acme-dataplatform-airflow"
     )
     assert len(plans["s3_layout"].changes) == 1 + 8

@@ -47,8 +47,11 @@ class S3LayoutStep(Step):
             )
         present = self._existing_keys(ctx, bucket) if exists else set()
         for key in self.folder_keys(ctx):
-            verb = "no-op" if key in present else "create"
-            plan.actions.append(Action(verb, "s3:folder", f"s3://{bucket}/{key}"))
+            folder = f"s3://{bucket}/{key}"
+            if key in present:
+                plan.actions.append(Action("no-op", "s3:folder", folder))
+            else:
+                plan.actions.append(Action("create", "s3:folder", folder))
         return plan
 
     def apply(self, ctx: StepContext) -> None:

@@ -14,7 +14,7 @@ from wizard.render import render_artifacts
 from wizard.steps.base import Action, Step, StepContext, StepPlan
 
 
-def normalised(registered: dict[str, Any], rendered: dict[str, Any]) -> Any:
+def normalised(registered: Any, rendered: Any) -> Any:
     """What AWS holds, cut down to the keys the rendered definition sets.
 
     AWS adds keys (ARN, revision, status, defaults such as empty `volumesFrom`); comparing
