@@ -1,0 +1,139 @@
+"""The services step against the emulator: instances joined, the migrate task run once and
+again for a new image, the load balancer, one stable service per component.
+
+Emulator gaps filled here: moto starts no ECS agent, so a test registers a container instance
+for an EC2 instance itself; moto's services report `MOTO_ECS_SERVICE_RUNNING` running tasks
+whatever their desired count, so the services run one task each."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.test_steps import _context, _state
+from wizard.config import LaunchConfig
+from wizard.errors import WizardError
+from wizard.steps import services as services_module
+from wizard.steps.base import StepContext
+from wizard.steps.services import ServicesStep
+from wizard.steps.task_definitions import TaskDefinitionsStep
+
+STEP = ServicesStep()
+ONE_EACH = {f"components__{c}__desired_count": 1 for c in ("worker",)}
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")
+    monkeypatch.setattr(services_module, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(services_module, "WAITER_DELAY", 0)
+
+
+def _launch(ctx: StepContext, *, instances: int = 1) -> None:
+    """A VPC, the cluster, and container instances joined to it."""
+    ec2 = ctx.aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    ctx.config = ctx.config.model_copy(
+        update={
+            "network": ctx.config.network.model_copy(update={"vpc_id": vpc, "subnet_ids": subnets})
+        }
+    )
+    ecs = ctx.aws.client("ecs")
+    ecs.create_cluster(clusterName=ctx.config.cluster_name)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    for _ in range(instances):
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnets[0])
+        document = json.dumps({"instanceId": instance["Instances"][0]["InstanceId"]})
+        ecs.register_container_instance(
+            cluster=ctx.config.cluster_name, instanceIdentityDocument=document
+        )
+
+
+def _ready(
+    make_config: Callable[..., LaunchConfig], endpoint: str, tmp_path: Path, **changes: object
+) -> StepContext:
+    config = make_config(aws__endpoint_url=endpoint, **ONE_EACH, **changes)
+    ctx = _context(config, _state(tmp_path, config))
+    _launch(ctx)
+    TaskDefinitionsStep().apply(ctx)
+    return ctx
+
+
+def test_services_behind_a_load_balancer(
+    make_config: Callable[..., LaunchConfig], aws_endpoint: str, tmp_path: Path
+) -> None:
+    ctx = _ready(make_config, aws_endpoint, tmp_path)
+    plan = STEP.plan(ctx)
+    assert [a.verb for a in plan.actions if a.kind == "ecs:service"] == ["create"] * 6
+    assert plan.actions[0].kind == "ecs:task"  # the migrate task runs first
+
+    STEP.apply(ctx)
+
+    ecs = ctx.aws.client("ecs")
+    names = [
+        f"airflow-staging-{c}"
+        for c in ("webserver", "scheduler", "worker", "flower", "triggerer", "dag-processor")
+    ]
+    services = ecs.describe_services(cluster="airflow-staging", services=names)["services"]
+    assert {s["serviceName"] for s in services} == set(names)
+    web = next(s for s in services if s["serviceName"] == "airflow-staging-webserver")
+    assert web["loadBalancers"][0]["containerPort"] == 8080
+    balancers = ctx.aws.client("elbv2").describe_load_balancers(Names=["airflow-staging-web"])
+    assert balancers["LoadBalancers"][0]["Scheme"] == "internal"
+    groups = ctx.aws.client("elbv2").describe_target_groups(Names=["airflow-staging-web"])
+    assert groups["TargetGroups"][0]["HealthCheckPath"] == "/api/v2/version"
+    outputs = ctx.state.step("services").outputs  # type: ignore[union-attr]
+    assert str(outputs["web_url"]).startswith("http://airflow-staging-web-")
+    assert outputs["migrated_version"] == "3.3"
+    namespaces = ctx.aws.client("servicediscovery").list_namespaces()["Namespaces"]
+    assert [n["Name"] for n in namespaces] == ["airflow-staging"]
+
+    again = _context(ctx.config, ctx.state)
+    assert {a.verb for a in STEP.plan(again).actions} == {"no-op"}
+    STEP.apply(again)
+    assert again.aws.recorder.mutating() == {}
+
+
+def test_a_new_image_runs_the_migration_again(
+    make_config: Callable[..., LaunchConfig], aws_endpoint: str, tmp_path: Path
+) -> None:
+    ctx = _ready(make_config, aws_endpoint, tmp_path)
+    STEP.apply(ctx)
+    newer = ctx.config.model_copy(
+        update={"image": ctx.config.image.model_copy(update={"tag": "3.3.3"})}
+    )
+    again = _context(newer, ctx.state)
+    TaskDefinitionsStep().apply(again)
+    plan = STEP.plan(again)
+    assert plan.actions[0].detail == (
+        "migrate for 3.3.3 (was 123456789012.dkr.ecr.us-east-1.amazonaws.com/zdp-airflow:3.3.2)"
+    )
+    assert [a.verb for a in plan.actions if a.kind == "ecs:service"] == ["update"] * 6
+    STEP.apply(again)
+    assert again.aws.recorder.mutating()["ecs.RunTask"] == 1
+    assert again.aws.recorder.mutating()["ecs.UpdateService"] == 6
+
+
+def test_no_instances_times_out_with_the_usual_causes(
+    make_config: Callable[..., LaunchConfig],
+    aws_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = make_config(aws__endpoint_url=aws_endpoint, **ONE_EACH)
+    ctx = _context(config, _state(tmp_path, config))
+    ctx.aws.client("ecs").create_cluster(clusterName="airflow-staging")
+    monkeypatch.setattr(services_module, "INSTANCE_WAIT_SECONDS", 0.05)
+    with pytest.raises(WizardError) as caught:
+        STEP.apply(ctx)
+    assert "no container instance joined cluster airflow-staging" in caught.value.message
+    assert "ECS_CLUSTER" in caught.value.hint and "NAT gateway" in caught.value.hint

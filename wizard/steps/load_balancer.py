@@ -1,0 +1,145 @@
+"""The Application Load Balancer in front of the web server (the API server on Airflow 3).
+
+With `hostPort: 0` nothing reaches the web server but through a load balancer: internal by
+default; internet-facing only with an ACM certificate and public subnets in two AZs. Its target
+group checks the version's health path. Found again by name on resume, never made twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from wizard.aws import error_code
+from wizard.config import LaunchConfig
+from wizard.steps.base import Action, StepContext
+
+
+def names(config: LaunchConfig) -> tuple[str, str]:
+    """The load balancer's and the target group's names (32 characters at most)."""
+    base = f"{config.name}-web"[:32]
+    return base, base
+
+
+def health_path(config: LaunchConfig) -> str:
+    """The web server's health path for this Airflow version."""
+    return "/api/v2/version" if config.airflow.parsed_version.major >= 3 else "/health"
+
+
+def plan_actions(ctx: StepContext) -> list[Action]:
+    """What the load balancer part would create (read-only)."""
+    config = ctx.config
+    if config.web.load_balancer == "none":
+        return [Action("check", "elbv2:target-group", config.web.target_group_arn, "given")]
+    balancer_name, group_name = names(config)
+    actions = []
+    group = find_target_group(ctx, group_name)
+    actions.append(
+        Action("no-op", "elbv2:target-group", group_name, "exists")
+        if group
+        else Action("create", "elbv2:target-group", group_name, f"health {health_path(config)}")
+    )
+    balancer = find_load_balancer(ctx, balancer_name)
+    scheme = config.web.load_balancer
+    actions.append(
+        Action("no-op", "elbv2:load-balancer", balancer_name, balancer["DNSName"])
+        if balancer
+        else Action("create", "elbv2:load-balancer", balancer_name, scheme)
+    )
+    return actions
+
+
+def ensure(ctx: StepContext, record: Any) -> tuple[str, str]:
+    """Create what is missing; return the target group ARN and the web address.
+
+    Args:
+        ctx: the step's context.
+        record: called as `record(kind, id)` right after each create.
+    """
+    config = ctx.config
+    if config.web.load_balancer == "none":
+        return config.web.target_group_arn, ""
+    elbv2 = ctx.aws.client("elbv2")
+    balancer_name, group_name = names(config)
+    group = find_target_group(ctx, group_name)
+    if group is None:
+        group = elbv2.create_target_group(
+            Name=group_name,
+            Protocol="HTTP",
+            Port=config.container_port("webserver") or 8080,
+            VpcId=config.network.vpc_id,
+            TargetType="instance",
+            HealthCheckPath=health_path(config),
+            HealthCheckIntervalSeconds=30,
+            HealthCheckTimeoutSeconds=10,
+            Matcher={"HttpCode": "200"},
+            Tags=ctx.launch_tags,
+        )["TargetGroups"][0]
+        record("elbv2:target-group", group["TargetGroupArn"])
+    balancer = find_load_balancer(ctx, balancer_name)
+    if balancer is None:
+        internet = config.web.load_balancer == "internet-facing"
+        network = ctx.outputs("network")
+        groups = (
+            [network["load_balancer_security_group_id"]]
+            if network.get("load_balancer_security_group_id")
+            else []
+        )
+        balancer = elbv2.create_load_balancer(
+            Name=balancer_name,
+            Subnets=config.network.public_subnet_ids if internet else config.network.subnet_ids,
+            SecurityGroups=groups,
+            Scheme="internet-facing" if internet else "internal",
+            Type="application",
+            Tags=ctx.launch_tags,
+        )["LoadBalancers"][0]
+        record("elbv2:load-balancer", balancer["LoadBalancerArn"])
+    _ensure_listener(ctx, balancer["LoadBalancerArn"], group["TargetGroupArn"], record)
+    scheme = "https" if config.web.certificate_arn else "http"
+    return group["TargetGroupArn"], f"{scheme}://{balancer['DNSName']}"
+
+
+def _ensure_listener(ctx: StepContext, balancer_arn: str, group_arn: str, record: Any) -> None:
+    elbv2 = ctx.aws.client("elbv2")
+    listeners = elbv2.describe_listeners(LoadBalancerArn=balancer_arn)["Listeners"]
+    if listeners:
+        return
+    forward = [{"Type": "forward", "TargetGroupArn": group_arn}]
+    certificate = ctx.config.web.certificate_arn
+    if certificate:
+        listener = elbv2.create_listener(
+            LoadBalancerArn=balancer_arn,
+            Protocol="HTTPS",
+            Port=443,
+            Certificates=[{"CertificateArn": certificate}],
+            SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+            DefaultActions=forward,
+        )
+    else:
+        listener = elbv2.create_listener(
+            LoadBalancerArn=balancer_arn, Protocol="HTTP", Port=80, DefaultActions=forward
+        )
+    record("elbv2:listener", listener["Listeners"][0]["ListenerArn"])
+
+
+def find_target_group(ctx: StepContext, name: str) -> dict[str, Any] | None:
+    """The target group of that name, if any."""
+    try:
+        found = ctx.aws.client("elbv2").describe_target_groups(Names=[name])["TargetGroups"]
+    except ClientError as error:
+        if error_code(error) == "TargetGroupNotFound":
+            return None
+        raise
+    return dict(found[0]) if found else None
+
+
+def find_load_balancer(ctx: StepContext, name: str) -> dict[str, Any] | None:
+    """The load balancer of that name, if any."""
+    try:
+        found = ctx.aws.client("elbv2").describe_load_balancers(Names=[name])["LoadBalancers"]
+    except ClientError as error:
+        if error_code(error) == "LoadBalancerNotFound":
+            return None
+        raise
+    return dict(found[0]) if found else None
