@@ -93,6 +93,40 @@ def build_parser() -> argparse.ArgumentParser:
     patch.add_argument("--out", type=Path, help="write the patched template here (default: stdout)")
     patch.add_argument("--diff", action="store_true", help="print a unified diff of the change")
     patch.set_defaults(handler=_patch_template)
+
+    plan = commands.add_parser(
+        "plan",
+        parents=[aws],
+        help="show what apply would create or change (read-only AWS calls)",
+        description="Plan every step against the account: what each would create, update or "
+        "leave alone, with diffs against what exists. Only read calls are made.",
+    )
+    plan.add_argument("--config", required=True, type=Path, help="the launch.toml")
+    plan.add_argument("--state", type=Path, help="the launch's state file, if it has one")
+    plan.set_defaults(handler=_launch_command("plan_command"))
+
+    apply = commands.add_parser(
+        "apply",
+        parents=[aws],
+        help="apply the launch, resuming where an earlier run stopped",
+        description="Apply every step, independent ones in parallel, recording progress in "
+        "the state file; run it again to resume after any interruption.",
+    )
+    apply.add_argument("--config", required=True, type=Path, help="the launch.toml")
+    apply.add_argument("--state", required=True, type=Path, help="the launch's state file")
+    apply.add_argument("--yes", action="store_true", help="apply without asking")
+    apply.add_argument("--only", nargs="+", metavar="STEP", help="apply just these steps")
+    apply.add_argument(
+        "--dry-run", action="store_true", help="walk every step and preview; change nothing"
+    )
+    apply.set_defaults(handler=_launch_command("apply_command"))
+
+    status = commands.add_parser(
+        "status", help="show a launch's progress from its state file (no AWS call)"
+    )
+    status.add_argument("--state", required=True, type=Path, help="the launch's state file")
+    status.add_argument("--json", action="store_true", help="the whole state as JSON")
+    status.set_defaults(handler=_status)
     return parser
 
 
@@ -232,6 +266,24 @@ def _patch_template(args: argparse.Namespace) -> int:
     summary = "changed: " + ", ".join(result.changed_paths) if result.changed else "already patched"
     print(summary, file=sys.stderr)
     return EXIT_OK
+
+
+def _launch_command(name: str) -> Command:
+    """A command of `wizard.cli_launch`, imported only when it runs (it loads boto3 and rich)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from wizard import cli_launch
+
+        handler = getattr(cli_launch, name)
+        return int(handler(args, _load(args)))
+
+    return run
+
+
+def _status(args: argparse.Namespace) -> int:
+    from wizard.cli_launch import status_command
+
+    return status_command(args)
 
 
 def _patch_argument_problems(args: argparse.Namespace) -> list[Problem]:

@@ -1,0 +1,126 @@
+"""The commands that talk to AWS: `plan`, `apply`, `status`.
+
+Imported only when one of them runs, so `render` never loads boto3 or rich.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from wizard.config import LaunchConfig
+from wizard.engine import Launch, apply_launch, connect, open_state, plan_launch
+from wizard.errors import BadInput, WizardError
+from wizard.report import EventPrinter, print_plans, print_status
+from wizard.runner import order
+from wizard.state import StateFile
+from wizard.steps import GRAPH
+from wizard.steps.base import StepPlan
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def plan_command(args: argparse.Namespace, config: LaunchConfig) -> int:
+    """What apply would do, with read-only AWS calls only."""
+    console = Console()
+    launch = connect(config, read_only=True)
+    if args.state and Path(args.state).exists():
+        launch.state = StateFile.open(args.state, launch=config.name)
+        launch.state.check_target(launch.account_id, launch.aws.region)
+    print_plans(console, _plans(launch))
+    mutating = launch.aws.recorder.mutating()
+    assert not mutating, mutating  # the guard refuses them; this would be a bug
+    return EXIT_OK
+
+
+def apply_command(args: argparse.Namespace, config: LaunchConfig) -> int:
+    """Apply the launch (or walk it read-only with --dry-run)."""
+    console = Console()
+    if args.dry_run:
+        launch = connect(config, read_only=True)
+        print_plans(console, _plans(launch))
+        console.print("[bold]dry run[/]: nothing was changed")
+        return EXIT_OK
+    launch = connect(config, read_only=False)
+    launch.yes = args.yes
+    state_path = Path(args.state)
+    launch.state = open_state(launch, state_path)
+    with launch.state.lock(f"airflow-ecs-wizard apply --config {args.config}"):
+        problems = print_plans(console, _plans(launch))
+        if problems:
+            console.print("[yellow]steps with problems will fail; the others go ahead[/]")
+        if not args.yes:
+            _confirm(console)
+        result = apply_launch(launch, only=args.only, on_event=EventPrinter(console))
+    if result.ok:
+        _summary(console, launch, state_path)
+        return EXIT_OK
+    for name, error in result.failed.items():
+        console.print(f"[bold red]{name} failed[/]: {error}", highlight=False)
+        hint = getattr(error, "hint", "")
+        if hint:
+            console.print(f"  {hint}", highlight=False)
+    if result.skipped:
+        console.print(f"[yellow]not run[/]: {', '.join(result.skipped)}")
+    console.print(
+        f"state saved in {state_path}; run the same command again to resume where it stopped"
+    )
+    return EXIT_FAILED
+
+
+def status_command(args: argparse.Namespace) -> int:
+    """Show a launch's state; no AWS call."""
+    state = StateFile.open(args.state)
+    if args.json:
+        sys.stdout.write(state.state.model_dump_json(indent=2) + "\n")
+    else:
+        print_status(Console(), state)
+    return EXIT_OK
+
+
+def _plans(launch: Launch) -> dict[str, StepPlan]:
+    """Every step's plan; a step that cannot be planned yet shows why instead of stopping."""
+    plans: dict[str, StepPlan] = {}
+    for name in order(GRAPH):
+        try:
+            plans[name] = plan_launch(launch, [name])[name]
+        except WizardError as error:
+            plans[name] = StepPlan(name, problems=[error.message])
+    return plans
+
+
+def _confirm(console: Console) -> None:
+    if not sys.stdin.isatty():
+        raise BadInput(
+            "apply changes AWS and needs a confirmation",
+            title="Not confirmed",
+            hint="Review `plan`, then run apply with --yes (nothing was changed).",
+        )
+    answer = console.input("Apply these changes? [y/N] ").strip().lower()
+    if answer not in {"y", "yes"}:
+        raise BadInput("you did not confirm", title="Not applied", hint="Nothing was changed.")
+
+
+def _summary(console: Console, launch: Launch, state_path: Path) -> None:
+    assert launch.state is not None
+    config = launch.config
+    outputs = launch.state.step("services").outputs
+    console.rule("[green]Airflow is up[/]")
+    if outputs.get("web_url"):
+        console.print(f"Airflow UI: {outputs['web_url']}")
+    if config.airflow.admin_user:
+        parameter = config.secret_name("admin_password")
+        console.print(
+            f"Log in as {config.airflow.admin_username}; the password is in SSM:\n"
+            f"  aws ssm get-parameter --with-decryption --region {launch.aws.region} "
+            f"--name {parameter} --query Parameter.Value --output text",
+            highlight=False,
+        )
+    console.print(f"State: {state_path}")
+    console.print(
+        f"Replay headless: airflow-ecs-wizard apply --config CONFIG --state {state_path} --yes",
+        highlight=False,
+    )

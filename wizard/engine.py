@@ -1,0 +1,144 @@
+"""A launch as the CLI and the TUI drive it: connect, plan every step, apply them in parallel.
+
+Every apply re-runs every step: each one re-checks AWS, so a resource deleted out of band is
+created again and nothing else is touched, and a launch that is complete makes no mutating
+call. With `only`, the named steps run and their dependencies must be applied already.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wizard.aws import Aws, AwsSettings, CallRecorder
+from wizard.config import LaunchConfig
+from wizard.config_file import dump_config
+from wizard.errors import BadInput, WizardError
+from wizard.runner import EventSink, RunResult, order, run_steps
+from wizard.state import StateFile
+from wizard.steps import GRAPH, STEPS
+from wizard.steps.base import StepContext, StepPlan
+
+
+@dataclass
+class Launch:
+    """One launch, connected: its config, AWS, the account, and (when applying) its state."""
+
+    config: LaunchConfig
+    aws: Aws
+    account_id: str
+    state: StateFile | None = None
+    yes: bool = False
+
+    def context(self, progress: Callable[[str], None] | None = None) -> StepContext:
+        """A step's context; `progress` receives the step's progress messages."""
+        return StepContext(
+            config=self.config,
+            aws=self.aws,
+            account_id=self.account_id,
+            state=self.state,
+            progress=progress or (lambda message: None),
+            yes=self.yes,
+        )
+
+
+def config_digest(config: LaunchConfig) -> str:
+    """A digest of the inputs, kept in the state to tell when they changed."""
+    return hashlib.sha256(dump_config(config).encode()).hexdigest()
+
+
+def settings_of(config: LaunchConfig) -> AwsSettings:
+    """Where the config says to connect."""
+    return AwsSettings(
+        region=config.aws.region, profile=config.aws.profile, endpoint_url=config.aws.endpoint_url
+    )
+
+
+def connect(
+    config: LaunchConfig, *, read_only: bool, recorder: CallRecorder | None = None
+) -> Launch:
+    """Connect to AWS and learn the account (STS is allowed in read-only mode too)."""
+    aws = Aws(settings_of(config), read_only=read_only, recorder=recorder)
+    try:
+        identity = aws.client("sts").get_caller_identity()
+    except Exception as error:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(error, BotoCoreError | ClientError):
+            raise WizardError(
+                f"Cannot reach AWS as the config says ({error})",
+                title="No AWS credentials",
+                hint="Check --profile, --region and --endpoint-url, or `aws sts "
+                "get-caller-identity` with the same settings.",
+            ) from error
+        raise
+    return Launch(config=config, aws=aws, account_id=str(identity["Account"]))
+
+
+def open_state(launch: Launch, path: Path) -> StateFile:
+    """The launch's state: opened and checked against the credentials, or created."""
+    config = launch.config
+    if path.exists():
+        state = StateFile.open(path, launch=config.name)
+        state.check_target(launch.account_id, launch.aws.region)
+        return state
+    return StateFile.create(
+        path,
+        launch=config.name,
+        account_id=launch.account_id,
+        region=launch.aws.region,
+        config_digest=config_digest(config),
+    )
+
+
+def plan_launch(launch: Launch, steps: Iterable[str] | None = None) -> dict[str, StepPlan]:
+    """Every step's plan, in dependency order; read-only whatever `launch.aws` allows."""
+    names = list(steps) if steps is not None else order(GRAPH)
+    return {name: STEPS[name].plan(launch.context()) for name in names}
+
+
+def apply_launch(
+    launch: Launch, *, only: Iterable[str] | None = None, on_event: EventSink | None = None
+) -> RunResult:
+    """Apply the launch's steps in parallel where independent, recording progress in state.
+
+    Raises:
+        BadInput: `only` names an unknown step, or a step whose dependencies have not applied.
+    """
+    state = launch.state
+    if state is None:
+        raise WizardError("apply needs a state file", title="No state")
+    chosen = list(only) if only is not None else None
+    done: list[str] = []
+    if chosen is not None:
+        unknown = sorted(set(chosen) - set(STEPS))
+        if unknown:
+            raise BadInput(
+                f"unknown step(s) {', '.join(unknown)}",
+                title="Bad --only",
+                hint=f"The steps are: {', '.join(STEPS)}.",
+            )
+        done = state.applied_steps()
+        missing = sorted({d for name in chosen for d in GRAPH[name]} - set(done) - set(chosen))
+        if missing:
+            raise BadInput(
+                f"{', '.join(chosen)} needs {', '.join(missing)} applied first",
+                title="Bad --only",
+                hint="Run apply without --only, or name those steps too.",
+            )
+
+    def apply_one(name: str, progress: Callable[[str], None]) -> None:
+        context = launch.context(progress)
+        step = STEPS[name]
+        state.start_step(name)
+        try:
+            plan = step.plan(context)
+            step.apply(context)
+        except BaseException as error:
+            state.fail_step(name, str(error))
+            raise
+        state.finish_step(name, preview_digest=plan.digest())
+
+    return run_steps(GRAPH, apply_one, only=chosen, done=done, on_event=on_event)
