@@ -127,6 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--state", required=True, type=Path, help="the launch's state file")
     status.add_argument("--json", action="store_true", help="the whole state as JSON")
     status.set_defaults(handler=_status)
+
+    destroy = commands.add_parser(
+        "destroy",
+        parents=[aws],
+        help="remove what this launch created, newest first",
+        description="Delete the resources the state records as created by this launch, "
+        "newest first. Adopted resources are never touched; the database, the bucket and its "
+        "contents, the secrets and the repository stay unless --delete-data.",
+    )
+    destroy.add_argument("--state", required=True, type=Path, help="the launch's state file")
+    destroy.add_argument("--yes", action="store_true", help="delete without asking")
+    destroy.add_argument("--delete-data", action="store_true", help="delete the data too")
+    destroy.set_defaults(handler=_destroy)
     return parser
 
 
@@ -284,6 +297,12 @@ def _status(args: argparse.Namespace) -> int:
     from wizard.cli_launch import status_command
 
     return status_command(args)
+
+
+def _destroy(args: argparse.Namespace) -> int:
+    from wizard.cli_launch import destroy_command
+
+    return destroy_command(args)
 
 
 def _patch_argument_problems(args: argparse.Namespace) -> list[Problem]:

@@ -124,3 +124,42 @@ def _summary(console: Console, launch: Launch, state_path: Path) -> None:
         f"Replay headless: airflow-ecs-wizard apply --config CONFIG --state {state_path} --yes",
         highlight=False,
     )
+
+
+def destroy_command(args: argparse.Namespace) -> int:
+    """Delete what the launch created, newest first, after confirmation."""
+    from wizard.aws import Aws, AwsSettings
+    from wizard.destroy import destroy, targets
+
+    console = Console()
+    state = StateFile.open(args.state)
+    settings = AwsSettings(
+        region=args.region or state.state.region,
+        profile=args.profile or "",
+        endpoint_url=args.endpoint_url or "",
+    )
+    aws = Aws(settings)
+    account = aws.client("sts").get_caller_identity()["Account"]
+    state.check_target(account, aws.region)
+    with state.lock("airflow-ecs-wizard destroy"):
+        delete, keep = targets(state, delete_data=args.delete_data)
+        for resource in delete:
+            console.print(f"  [red]delete[/] {resource.kind} {resource.id}", highlight=False)
+        for resource in keep:
+            console.print(f"  [dim]keep[/]   {resource.kind} {resource.id}", highlight=False)
+        if keep:
+            console.print("[dim]kept: data (add --delete-data to delete it too)[/]")
+        if not delete:
+            console.print("nothing to delete")
+            return EXIT_OK
+        if not args.yes:
+            _confirm(console)
+        result = destroy(aws, state, delete_data=args.delete_data, progress=console.print)
+    for resource, error in result.failed:
+        console.print(
+            f"[red]not deleted[/] {resource.kind} {resource.id}: {error}", highlight=False
+        )
+    console.print(
+        f"deleted {len(result.deleted)}, kept {len(result.kept)}, failed {len(result.failed)}"
+    )
+    return EXIT_FAILED if result.failed else EXIT_OK

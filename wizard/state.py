@@ -349,6 +349,17 @@ class StateFile:
             self._update(step, resources=[*resources, resource.model_copy()])
             return True
 
+    def forget_resource(self, kind: str, identifier: str) -> None:
+        """Drop a resource that `destroy` deleted, from whichever step recorded it."""
+
+        def change(state: LaunchState) -> None:
+            for entry in state.steps.values():
+                entry.resources = [
+                    r for r in entry.resources if (r.kind, r.id) != (kind, identifier)
+                ]
+
+        self._mutate(change)
+
     def set_outputs(self, step: str, **outputs: OutputValue) -> None:
         """Add or replace outputs of a step (ids, ARNs, endpoints)."""
         with self._mutex:
