@@ -15,10 +15,12 @@ from wizard.config import LaunchConfig
 from wizard.errors import WizardError
 from wizard.render import render_artifacts
 from wizard.state import StateFile, contains_secret
-from wizard.steps import GRAPH, STEPS
+from wizard.steps import STEPS
 from wizard.steps.base import StepContext
 
 ACCOUNT = "123456789012"
+GRAPH = ["account", "s3_layout", "bootstrap", "image", "secrets"]
+"""The steps these tests cover; the others have test modules of their own."""
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ READ_OPERATIONS = frozenset(
         "GetTemplate",
         "GetTemplateSummary",
         "EstimateTemplateCost",
+        "SimulatePrincipalPolicy",
+        "SimulateCustomPolicy",
     }
 )
 """Reads whose names do not say so by their prefix, allowed in read-only mode."""

@@ -42,8 +42,12 @@ GONE = {
     "CacheSubnetGroupNotFoundFault",
     "DBSubnetGroupNotFoundFault",
     "NamespaceNotFound",
+    "InvalidSecurityGroupRuleId.NotFound",
 }
 """Error codes that mean "already deleted": fine on a resumed destroy."""
+
+WAITER_DELAY = 15
+"""Seconds between polls while something is being deleted."""
 
 
 @dataclass
@@ -85,6 +89,9 @@ def destroy(
             if error_code(error) not in GONE:
                 result.failed.append((resource, str(error)))
                 continue
+        except Exception as error:  # any other failure: report it, the rest can still go
+            result.failed.append((resource, f"{type(error).__name__}: {error}"))
+            continue
         state.forget_resource(resource.kind, resource.id)
         result.deleted.append(resource)
     for name in list(state.state.steps):
@@ -92,7 +99,7 @@ def destroy(
     return result
 
 
-def _retry_dependency(call: Callable[[], Any], attempts: int = 12, delay: float = 5.0) -> None:
+def _retry_dependency(call: Callable[[], Any], attempts: int = 40) -> None:
     """Security groups and subnet groups stay in use for a while after what used them."""
     for attempt in range(attempts):
         try:
@@ -105,13 +112,15 @@ def _retry_dependency(call: Callable[[], Any], attempts: int = 12, delay: float 
                 or attempt == attempts - 1
             ):
                 raise
-            time.sleep(delay)
+            time.sleep(WAITER_DELAY)
 
 
 def _stack(aws: Aws, stack_id: str) -> None:
     cloudformation = aws.client("cloudformation")
     cloudformation.delete_stack(StackName=stack_id)
-    cloudformation.get_waiter("stack_delete_complete").wait(StackName=stack_id)
+    cloudformation.get_waiter("stack_delete_complete").wait(
+        StackName=stack_id, WaiterConfig={"Delay": WAITER_DELAY, "MaxAttempts": 240}
+    )
 
 
 def _service(aws: Aws, arn: str) -> None:
@@ -124,7 +133,9 @@ def _service(aws: Aws, arn: str) -> None:
 def _load_balancer(aws: Aws, arn: str) -> None:
     elbv2 = aws.client("elbv2")
     elbv2.delete_load_balancer(LoadBalancerArn=arn)
-    elbv2.get_waiter("load_balancers_deleted").wait(LoadBalancerArns=[arn])
+    elbv2.get_waiter("load_balancers_deleted").wait(
+        LoadBalancerArns=[arn], WaiterConfig={"Delay": WAITER_DELAY, "MaxAttempts": 40}
+    )
 
 
 def _namespace(aws: Aws, arn: str) -> None:
@@ -133,6 +144,23 @@ def _namespace(aws: Aws, arn: str) -> None:
         for namespace in page["Namespaces"]:
             if namespace["Arn"] == arn:
                 discovery.delete_namespace(Id=namespace["Id"])
+
+
+def _security_group_rule(aws: Aws, rule_id: str) -> None:
+    ec2 = aws.client("ec2")
+    rules = ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule_id])["SecurityGroupRules"]
+    for rule in rules:
+        revoke = (
+            ec2.revoke_security_group_egress
+            if rule["IsEgress"]
+            else (ec2.revoke_security_group_ingress)
+        )
+        revoke(GroupId=rule["GroupId"], SecurityGroupRuleIds=[rule_id])
+
+
+def _role_policy(aws: Aws, identifier: str) -> None:
+    role, _, policy = identifier.partition("/")
+    aws.client("iam").delete_role_policy(RoleName=role, PolicyName=policy)
 
 
 def _role(aws: Aws, arn_or_name: str) -> None:
@@ -169,13 +197,17 @@ def _db_instance(aws: Aws, identifier: str) -> None:
         FinalDBSnapshotIdentifier=f"{identifier}-final-{int(time.time())}",
         DeleteAutomatedBackups=False,
     )
-    rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier=identifier)
+    rds.get_waiter("db_instance_deleted").wait(
+        DBInstanceIdentifier=identifier, WaiterConfig={"Delay": WAITER_DELAY, "MaxAttempts": 240}
+    )
 
 
 def _replication_group(aws: Aws, identifier: str) -> None:
     elasticache = aws.client("elasticache")
     elasticache.delete_replication_group(ReplicationGroupId=identifier)
-    elasticache.get_waiter("replication_group_deleted").wait(ReplicationGroupId=identifier)
+    elasticache.get_waiter("replication_group_deleted").wait(
+        ReplicationGroupId=identifier, WaiterConfig={"Delay": WAITER_DELAY, "MaxAttempts": 120}
+    )
 
 
 DELETERS: dict[str, Callable[[Aws, str], None]] = {
@@ -193,6 +225,8 @@ DELETERS: dict[str, Callable[[Aws, str], None]] = {
     "ec2:security-group": lambda aws, group: _retry_dependency(
         lambda: aws.client("ec2").delete_security_group(GroupId=group)
     ),
+    "ec2:security-group-rule": _security_group_rule,
+    "iam:role-policy": _role_policy,
     "iam:role": _role,
     "elasticache:replication-group": _replication_group,
     "elasticache:subnet-group": lambda aws, name: _retry_dependency(

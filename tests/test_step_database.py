@@ -1,0 +1,396 @@
+"""The database step against the emulator server (RDS, SSM) and a real PostgreSQL server.
+
+moto's RDS endpoints are not servers, so every test points `database.host`/`port` at the real
+PostgreSQL fixture (the tunnel case) and keeps an RDS instance in moto for the metadata.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.services import free_port
+from wizard.aws import Aws, AwsSettings
+from wizard.config import LaunchConfig
+from wizard.errors import WizardError
+from wizard.state import StateFile, contains_secret
+from wizard.steps.base import StepContext
+from wizard.steps.database import ADMIN_PASSWORD_ENV, DatabaseStep
+
+ACCOUNT = "123456789012"
+STEP = DatabaseStep()
+
+
+def _aws(config: LaunchConfig, *, read_only: bool = False) -> Aws:
+    settings = AwsSettings(region=config.aws.region, endpoint_url=config.aws.endpoint_url)
+    return Aws(settings, read_only=read_only)
+
+
+def _context(
+    config: LaunchConfig, state: StateFile | None, *, read_only: bool = False, yes: bool = False
+) -> tuple[StepContext, list[str]]:
+    messages: list[str] = []
+    ctx = StepContext(
+        config=config,
+        aws=_aws(config, read_only=read_only),
+        account_id=ACCOUNT,
+        state=state,
+        progress=messages.append,
+        yes=yes,
+    )
+    return ctx, messages
+
+
+def _network(endpoint: str) -> dict[str, Any]:
+    """A VPC with two private subnets and the cluster's instance group, as the network step
+    leaves them."""
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=endpoint))
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    group = ec2.create_security_group(GroupName="instances", Description="x", VpcId=vpc)
+    return {"vpc_id": vpc, "subnet_ids": subnets, "instance_group": group["GroupId"]}
+
+
+def _state(tmp_path: Path, config: LaunchConfig, network: dict[str, Any]) -> StateFile:
+    state = StateFile.create(
+        tmp_path / f"{config.name}.state.json",
+        launch=config.name,
+        account_id=ACCOUNT,
+        region=config.aws.region,
+        config_digest="test",
+    )
+    state.set_outputs(
+        "network", vpc_id=network["vpc_id"], instance_security_group_id=network["instance_group"]
+    )
+    return state
+
+
+@pytest.fixture
+def network(aws_endpoint: str) -> dict[str, Any]:
+    return _network(aws_endpoint)
+
+
+@pytest.fixture
+def config(
+    make_config: Callable[..., LaunchConfig],
+    aws_endpoint: str,
+    postgres: Any,
+    network: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., LaunchConfig]:
+    """A config whose database is reached through a "tunnel" to the PostgreSQL fixture, with
+    names of its own (the server is shared by the session)."""
+    monkeypatch.setenv(ADMIN_PASSWORD_ENV, "trust-auth-ignores-it")
+    suffix = uuid.uuid4().hex[:8]
+
+    def make(**changes: Any) -> LaunchConfig:
+        base = {
+            "aws__endpoint_url": aws_endpoint,
+            "network__vpc_id": network["vpc_id"],
+            "network__subnet_ids": network["subnet_ids"],
+            "database__host": "127.0.0.1",
+            "database__port": postgres.port,
+            "database__admin_username": postgres.user,
+            "database__database_name": f"airflow_{suffix}",
+            "database__username": f"airflow_{suffix}",
+        }
+        return make_config(**{**base, **changes})
+
+    return make
+
+
+def _existing_instance(config: LaunchConfig) -> dict[str, Any]:
+    """The runbook's case: an RDS instance made by someone else, without a managed secret."""
+    rds = _aws(config).client("rds")
+    return dict(
+        rds.create_db_instance(
+            DBInstanceIdentifier=config.rds_instance_id,
+            Engine="postgres",
+            EngineVersion="16.4",
+            DBInstanceClass="db.t4g.medium",
+            AllocatedStorage=20,
+            MasterUsername="postgres",
+            MasterUserPassword="not-used-by-the-tests",
+        )["DBInstance"]
+    )
+
+
+def _parameter(ctx: StepContext, key: str) -> dict[str, Any]:
+    ssm = ctx.aws.client("ssm")
+    name = ctx.config.secret_name(key)
+    return dict(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"])
+
+
+def _verifier(postgres: Any, role: str) -> str:
+    with psycopg.connect(postgres.dsn()) as admin:
+        row = admin.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,))
+        return str(row.fetchone()[0])  # type: ignore[index]
+
+
+def test_direct_sql_makes_a_database_the_airflow_user_can_use(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], postgres: Any, tmp_path: Path
+) -> None:
+    launch = config()
+    instance = _existing_instance(launch)
+    state = _state(tmp_path, launch, network)
+    ctx, _ = _context(launch, state)
+    password = "p/ss@word%20-" + uuid.uuid4().hex[:6]  # characters a URL must encode
+    ctx.aws.client("ssm").put_parameter(
+        Name=launch.secret_name("db_password"), Value=password, Type="SecureString"
+    )
+
+    STEP.apply(ctx)
+
+    database, user = launch.database.database_name, launch.database.username
+    stored = _parameter(ctx, "db_password")["Value"]
+    assert stored == password  # an existing password is never replaced
+    with psycopg.connect(postgres.dsn(database, user, stored), autocommit=True) as airflow:
+        airflow.execute("CREATE TABLE dag_run (id serial PRIMARY KEY)")
+        airflow.execute("INSERT INTO dag_run DEFAULT VALUES")
+        encoding = airflow.execute("SHOW server_encoding").fetchone()
+    assert encoding == ("UTF8",)
+    host = instance["Endpoint"]["Address"]  # the tasks' address, not this machine's tunnel
+    encoded = "p%2Fss%40word%2520-"
+    where = f"{user}:{encoded}{password[-6:]}@{host}:5432/{database}"
+    conn = _parameter(ctx, "sql_alchemy_conn")
+    assert conn["Type"] == "SecureString"
+    assert conn["Value"] == f"postgresql+psycopg2://{where}"
+    backend = _parameter(ctx, "result_backend")
+    assert (backend["Type"], backend["Value"]) == ("SecureString", f"db+postgresql://{where}")
+    outputs = state.step("database").outputs
+    assert (outputs["host"], outputs["port"], outputs["database"]) == (host, 5432, database)
+    assert outputs["sql_alchemy_conn_parameter"] == launch.secret_name("sql_alchemy_conn")
+    assert not contains_secret(state.path.read_text(), [password])
+
+    # a second apply changes nothing in AWS, and nothing in the database either
+    verifier = _verifier(postgres, user)
+    again, _ = _context(launch, StateFile.open(state.path))
+    plan = STEP.plan(again)
+    assert plan.changes == [] and plan.problems == []
+    STEP.apply(again)
+    assert again.aws.recorder.mutating() == {}
+    assert _verifier(postgres, user) == verifier  # no ALTER ROLE: the password already worked
+    with psycopg.connect(postgres.dsn(database, user, stored)) as airflow:
+        assert airflow.execute("SELECT count(*) FROM dag_run").fetchone() == (1,)
+
+
+def test_generated_password_stays_out_of_the_state_and_is_reset_when_it_drifted(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], postgres: Any, tmp_path: Path
+) -> None:
+    launch = config()
+    _existing_instance(launch)
+    state = _state(tmp_path, launch, network)
+    ctx, messages = _context(launch, state)
+    STEP.apply(ctx)
+    password = _parameter(ctx, "db_password")["Value"]
+    assert len(password) >= 32
+    assert any(m.startswith("CREATE DATABASE") for m in messages)
+    text = state.path.read_text()
+    assert not contains_secret(text, [password, "trust-auth-ignores-it"])
+    created = {(r.kind, r.id) for r in state.created_resources()}
+    assert ("ssm:parameter", launch.secret_name("db_password")) in created
+
+    # someone changed the role's password by hand: plan says so, apply sets SSM's value again
+    user = launch.database.username
+    with psycopg.connect(postgres.dsn(), autocommit=True) as admin:
+        admin.execute(f"ALTER ROLE {user} PASSWORD 'changed-by-hand'")
+    again, _ = _context(launch, StateFile.open(state.path))
+    (role,) = [a for a in STEP.plan(again).actions if a.kind == "postgres:role"]
+    assert role.verb == "update"
+    STEP.apply(again)
+    assert again.aws.recorder.mutating() == {}
+    with psycopg.connect(postgres.dsn(launch.database.database_name, user, password)):
+        pass
+
+
+def test_plan_is_read_only_and_shows_the_sql_it_would_run(
+    config: Callable[..., LaunchConfig], postgres: Any
+) -> None:
+    launch = config()
+    _existing_instance(launch)
+    ctx, _ = _context(launch, None, read_only=True)
+    plan = STEP.plan(ctx)
+    assert plan.problems == []
+    assert ctx.aws.recorder.mutating() == {}
+    verbs = {a.kind: a.verb for a in plan.actions}
+    assert verbs == {
+        "rds:instance": "no-op",
+        "ssm:parameter": "create",
+        "postgres:role": "create",
+        "postgres:database": "create",
+        "postgres:grant": "create",
+    }
+    assert all("••••" in a.detail for a in plan.actions if a.kind == "ssm:parameter")
+    with psycopg.connect(postgres.dsn()) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_roles WHERE rolname = %s", (launch.database.username,)
+        ).fetchone()
+    assert row == (0,)
+
+
+def test_missing_admin_password_is_a_plan_problem(
+    config: Callable[..., LaunchConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launch = config()
+    _existing_instance(launch)
+    monkeypatch.delenv(ADMIN_PASSWORD_ENV)
+    ctx, _ = _context(launch, None)
+    (problem,) = STEP.plan(ctx).problems
+    assert ADMIN_PASSWORD_ENV in problem and "never in the config file" in problem
+    with pytest.raises(WizardError, match=ADMIN_PASSWORD_ENV):
+        STEP.apply(ctx)
+    assert ctx.aws.recorder.mutating() == {}
+
+
+def test_unreachable_database_is_a_plan_problem_that_names_the_ways_out(
+    config: Callable[..., LaunchConfig],
+) -> None:
+    port = free_port()  # no tunnel listens there
+    launch = config(database__port=port)
+    _existing_instance(launch)
+    (problem,) = STEP.plan(_context(launch, None)[0]).problems
+    assert f"cannot connect to PostgreSQL at 127.0.0.1:{port}" in problem
+    assert "tunnel" in problem and 'run_sql = "print"' in problem
+
+
+def test_missing_instance_names_the_choices(config: Callable[..., LaunchConfig]) -> None:
+    launch = config()
+    _existing_instance(config(database__rds_instance_id="other-rds"))
+    (problem,) = STEP.plan(_context(launch, None)[0]).problems
+    assert "RDS instance staging-rds does not exist" in problem
+    assert "other-rds" in problem
+
+
+def test_mysql_direct_mode_asks_for_print_mode(config: Callable[..., LaunchConfig]) -> None:
+    launch = config(database__engine="mysql", database__admin_username="admin")
+    problems = STEP.plan(_context(launch, None)[0]).problems
+    assert any('run_sql = "print"' in p for p in problems)
+
+
+def test_print_mode_waits_for_the_operator_and_its_script_works(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], postgres: Any, tmp_path: Path
+) -> None:
+    launch = config(database__run_sql="print")
+    _existing_instance(launch)
+    state = _state(tmp_path, launch, network)
+    ctx, _ = _context(launch, state)
+    plan = STEP.plan(ctx)
+    script = plan.artifacts["database-run.sh"]
+    assert plan.artifacts["database.sql"].startswith("-- The Airflow metadata database")
+    assert 'airflow_password="$(aws ssm get-parameter --with-decryption' in script
+    assert f"--name {launch.secret_name('db_password')}" in script
+    assert f"host=127.0.0.1 port={postgres.port}" in script
+
+    with pytest.raises(WizardError) as refused:
+        STEP.apply(ctx)
+    assert "apply --yes" in refused.value.hint
+    password = _parameter(ctx, "db_password")["Value"]  # the script reads it: it exists now
+    ssm = ctx.aws.client("ssm")
+    assert ssm.get_parameters(Names=[launch.secret_name("sql_alchemy_conn")])["Parameters"] == []
+
+    # the operator runs the printed script (here psql on this machine), then apply --yes
+    sql_file = tmp_path / "database.sql"
+    sql_file.write_text(plan.artifacts["database.sql"])
+    variable, sql = f"airflow_password={password}", str(sql_file)
+    subprocess.run(
+        [str(postgres.bin_dir / "psql"), postgres.dsn(), "-X", "-q", "-v", variable, "-f", sql],
+        check=True,
+        capture_output=True,
+    )
+    database, user = launch.database.database_name, launch.database.username
+    with psycopg.connect(postgres.dsn(database, user, password), autocommit=True) as airflow:
+        airflow.execute("CREATE TABLE task_instance (id int)")
+    yes, _ = _context(launch, StateFile.open(state.path), yes=True)
+    STEP.apply(yes)
+    assert password in _parameter(yes, "sql_alchemy_conn")["Value"]
+    assert _parameter(yes, "result_backend")["Type"] == "SecureString"
+    assert not contains_secret(state.path.read_text(), [password])
+
+
+def test_new_instance_gets_a_subnet_group_and_a_group_that_admits_the_cluster(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], postgres: Any, tmp_path: Path
+) -> None:
+    launch = config(database__mode="new", database__engine_version="16.4")
+    state = _state(tmp_path, launch, network)
+    ctx, messages = _context(launch, state)
+    plan = STEP.plan(ctx)
+    kinds = [(a.verb, a.kind) for a in plan.actions]
+    assert ("create", "rds:instance") in kinds and ("create", "ec2:ingress") in kinds
+    assert plan.problems == []
+
+    STEP.apply(ctx)
+
+    rds = ctx.aws.client("rds")
+    (instance,) = rds.describe_db_instances(DBInstanceIdentifier=launch.rds_instance_id)[
+        "DBInstances"
+    ]
+    assert (instance["Engine"], instance["EngineVersion"]) == ("postgres", "16.4")
+    assert instance["StorageEncrypted"] and not instance["PubliclyAccessible"]
+    assert instance["MasterUserSecret"]["SecretArn"]  # the admin password lives in RDS's secret
+    subnet_group = instance["DBSubnetGroup"]
+    assert subnet_group["DBSubnetGroupName"] == f"{launch.name}-db"
+    assert {s["SubnetIdentifier"] for s in subnet_group["Subnets"]} == set(network["subnet_ids"])
+    (group_id,) = [g["VpcSecurityGroupId"] for g in instance["VpcSecurityGroups"]]
+    (group,) = ctx.aws.client("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    (rule,) = group["IpPermissions"]
+    assert (rule["FromPort"], rule["ToPort"]) == (5432, 5432)
+    assert [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [network["instance_group"]]
+    assert {"Key": "airflow-ecs-wizard:launch", "Value": launch.name} in group["Tags"]
+    assert any("available" in m for m in messages)
+    created = {r.kind for r in state.created_resources()}
+    assert {"rds:instance", "rds:subnet-group", "ec2:security-group", "ssm:parameter"} <= created
+    assert state.step("database").outputs["security_group_ids"] == [group_id]
+    with psycopg.connect(
+        postgres.dsn(
+            launch.database.database_name,
+            launch.database.username,
+            _parameter(ctx, "db_password")["Value"],
+        )
+    ):
+        pass
+
+    again, _ = _context(launch, StateFile.open(state.path))
+    STEP.apply(again)
+    assert again.aws.recorder.mutating() == {}
+
+
+def test_an_instance_an_interrupted_run_created_is_adopted(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], tmp_path: Path
+) -> None:
+    launch = config(database__mode="new", database__engine_version="16.4")
+    rds = _aws(launch).client("rds")
+    rds.create_db_instance(  # made by a run that died before it wrote the state
+        DBInstanceIdentifier=launch.rds_instance_id,
+        Engine="postgres",
+        EngineVersion="16.4",
+        DBInstanceClass="db.t4g.medium",
+        AllocatedStorage=20,
+        MasterUsername="postgres",
+        ManageMasterUserPassword=True,
+        Tags=[{"Key": "airflow-ecs-wizard:launch", "Value": launch.name}],
+    )
+    state = _state(tmp_path, launch, network)
+    ctx, _ = _context(launch, state)
+    STEP.apply(ctx)
+    assert "rds.CreateDBInstance" not in ctx.aws.recorder.counts
+    recorded = {(r.kind, r.id): r.created for r in state.created_resources(created_only=False)}
+    assert recorded[("rds:instance", launch.rds_instance_id)] is True
+
+
+def test_discover_lists_the_instances(config: Callable[..., LaunchConfig]) -> None:
+    launch = config()
+    _existing_instance(launch)
+    (choice,) = STEP.discover(_context(launch, None)[0])["database.rds_instance_id"]
+    assert choice.value == "staging-rds" and "postgres 16.4" in choice.label

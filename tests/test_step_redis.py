@@ -1,0 +1,256 @@
+"""The redis step against the emulator server (ElastiCache, EC2, SSM) and a real redis-server.
+
+moto's replication groups are available at once but their endpoints are not servers, so the
+PING is tested with `redis.mode = "existing"` pointed at the redis-server fixture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.services import free_port
+from wizard.aws import Aws, AwsSettings
+from wizard.config import LaunchConfig
+from wizard.errors import WizardError
+from wizard.state import StateFile
+from wizard.steps.base import StepContext
+from wizard.steps.redis import RedisStep
+
+ACCOUNT = "123456789012"
+LAUNCH_TAG = {"Key": "airflow-ecs-wizard:launch", "Value": "airflow-staging"}
+STEP = RedisStep()
+
+
+def _context(
+    config: LaunchConfig, state: StateFile | None = None, *, read_only: bool = False
+) -> tuple[StepContext, list[str]]:
+    settings = AwsSettings(region=config.aws.region, endpoint_url=config.aws.endpoint_url)
+    messages: list[str] = []
+    ctx = StepContext(
+        config=config,
+        aws=Aws(settings, read_only=read_only),
+        account_id=ACCOUNT,
+        state=state,
+        progress=messages.append,
+    )
+    return ctx, messages
+
+
+@pytest.fixture
+def network(aws_endpoint: str) -> dict[str, Any]:
+    """A VPC with two private subnets and the cluster's instance group."""
+    ec2 = Aws(AwsSettings(region="us-east-1", endpoint_url=aws_endpoint)).client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    group = ec2.create_security_group(GroupName="instances", Description="x", VpcId=vpc)
+    return {"vpc_id": vpc, "subnet_ids": subnets, "instance_group": group["GroupId"]}
+
+
+@pytest.fixture
+def config(
+    make_config: Callable[..., LaunchConfig], aws_endpoint: str, network: dict[str, Any]
+) -> Callable[..., LaunchConfig]:
+    def make(**changes: Any) -> LaunchConfig:
+        base = {
+            "aws__endpoint_url": aws_endpoint,
+            "network__vpc_id": network["vpc_id"],
+            "network__subnet_ids": network["subnet_ids"],
+        }
+        return make_config(**{**base, **changes})
+
+    return make
+
+
+def _state(tmp_path: Path, config: LaunchConfig, network: dict[str, Any]) -> StateFile:
+    """A state in which the network step has run."""
+    state = StateFile.create(
+        tmp_path / f"{config.name}.state.json",
+        launch=config.name,
+        account_id=ACCOUNT,
+        region=config.aws.region,
+        config_digest="test",
+    )
+    state.set_outputs(
+        "network", vpc_id=network["vpc_id"], instance_security_group_id=network["instance_group"]
+    )
+    return state
+
+
+def _broker_parameter(ctx: StepContext) -> dict[str, Any]:
+    name = ctx.config.secret_name("broker_url")
+    ssm = ctx.aws.client("ssm")
+    return dict(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"])
+
+
+def test_new_group_with_its_subnet_group_and_security_group(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], tmp_path: Path
+) -> None:
+    launch = config()
+    state = _state(tmp_path, launch, network)
+    ctx, messages = _context(launch, state)
+    plan = STEP.plan(ctx)
+    assert plan.problems == []
+    assert [(a.verb, a.kind) for a in plan.changes] == [
+        ("create", "elasticache:subnet-group"),
+        ("create", "ec2:security-group"),
+        ("create", "ec2:ingress"),
+        ("create", "elasticache:replication-group"),
+        ("create", "ssm:parameter"),
+    ]
+
+    STEP.apply(ctx)
+
+    elasticache = ctx.aws.client("elasticache")
+    (group,) = elasticache.describe_replication_groups(ReplicationGroupId="airflow-staging")[
+        "ReplicationGroups"
+    ]
+    assert (group["Engine"], group["CacheNodeType"]) == ("valkey", "cache.t4g.small")
+    assert group["AtRestEncryptionEnabled"] and not group["TransitEncryptionEnabled"]
+    assert len(group["NodeGroups"]) == 1
+    primary = group["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
+    (subnet_group,) = elasticache.describe_cache_subnet_groups(
+        CacheSubnetGroupName="airflow-staging-cache"
+    )["CacheSubnetGroups"]
+    assert {s["SubnetIdentifier"] for s in subnet_group["Subnets"]} == set(network["subnet_ids"])
+    ec2 = ctx.aws.client("ec2")
+    filters = [{"Name": "group-name", "Values": ["airflow-staging-cache"]}]
+    (cache_group,) = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
+    assert cache_group["VpcId"] == network["vpc_id"]
+    assert LAUNCH_TAG in cache_group["Tags"]
+    (rule,) = cache_group["IpPermissions"]
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 6379, 6379)
+    assert [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [network["instance_group"]]
+    parameter = _broker_parameter(ctx)
+    assert parameter["Type"] == "SecureString"
+    assert parameter["Value"] == f"redis://{primary}:6379/1"
+    outputs = state.step("redis").outputs
+    assert outputs["broker_url"] == f"redis://{primary}:6379/1"
+    assert outputs["broker_url_parameter"] == launch.secret_name("broker_url")
+    assert any("available" in m for m in messages)
+    created = {r.kind for r in state.created_resources()}
+    assert created == {
+        "elasticache:subnet-group",
+        "elasticache:replication-group",
+        "ec2:security-group",
+        "ssm:parameter",
+    }
+
+    # a second apply (a fresh process) finds everything and changes nothing
+    again, _ = _context(launch, StateFile.open(state.path))
+    assert STEP.plan(again).changes == []
+    STEP.apply(again)
+    assert again.aws.recorder.mutating() == {}
+
+
+def test_transit_encryption_gives_a_rediss_url_that_checks_the_certificate(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], tmp_path: Path
+) -> None:
+    launch = config(redis__transit_encryption=True, redis__engine="redis")
+    ctx, _ = _context(launch, _state(tmp_path, launch, network))
+    STEP.apply(ctx)
+    (group,) = ctx.aws.client("elasticache").describe_replication_groups(
+        ReplicationGroupId="airflow-staging"
+    )["ReplicationGroups"]
+    assert group["TransitEncryptionEnabled"] and group["Engine"] == "redis"
+    primary = group["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
+    url = f"rediss://{primary}:6379/1?ssl_cert_reqs=required"
+    assert _broker_parameter(ctx)["Value"] == url
+
+
+def test_a_group_an_interrupted_run_created_is_adopted(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], tmp_path: Path
+) -> None:
+    launch = config()
+    ctx, _ = _context(launch, _state(tmp_path, launch, network))
+    ctx.aws.client("elasticache").create_replication_group(  # the state write never happened
+        ReplicationGroupId="airflow-staging",
+        ReplicationGroupDescription="made by an interrupted run",
+        Engine="valkey",
+        CacheNodeType="cache.t4g.small",
+        Tags=[LAUNCH_TAG],
+    )
+    ctx.aws.recorder.reset()
+    STEP.apply(ctx)
+    assert "elasticache.CreateReplicationGroup" not in ctx.aws.recorder.counts
+    assert ctx.state is not None
+    recorded = {(r.kind, r.id): r.created for r in ctx.state.created_resources(False)}
+    assert recorded[("elasticache:replication-group", "airflow-staging")] is True
+    assert _broker_parameter(ctx)["Value"].startswith("redis://")
+
+
+def test_an_endpoint_that_moved_updates_the_broker_parameter(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], tmp_path: Path
+) -> None:
+    launch = config()
+    ctx, messages = _context(launch, _state(tmp_path, launch, network))
+    ctx.aws.client("ssm").put_parameter(
+        Name=launch.secret_name("broker_url"),
+        Value="redis://old-endpoint:6379/1",
+        Type="SecureString",
+    )
+    STEP.apply(ctx)
+    assert _broker_parameter(ctx)["Value"] != "redis://old-endpoint:6379/1"
+    assert any("broker_url changed" in m for m in messages)
+
+
+def test_plan_is_read_only(config: Callable[..., LaunchConfig], network: dict[str, Any]) -> None:
+    ctx, _ = _context(config(), read_only=True)
+    plan = STEP.plan(ctx)
+    assert ctx.aws.recorder.mutating() == {}
+    assert any("no instance security group is known yet" in w for w in plan.warnings)
+    with pytest.raises(WizardError, match="No instance security group"):
+        STEP.apply(_context(config())[0])  # nothing to admit: refused before any create
+    groups = ctx.aws.client("elasticache").describe_replication_groups()["ReplicationGroups"]
+    assert groups == []
+
+
+def test_existing_endpoint_answers_ping(
+    config: Callable[..., LaunchConfig], redis: Any, tmp_path: Path, network: dict[str, Any]
+) -> None:
+    endpoint = f"127.0.0.1:{redis.port}"
+    launch = config(redis__mode="existing", redis__endpoint=endpoint)
+    state = _state(tmp_path, launch, network)
+    ctx, _ = _context(launch, state)
+    plan = STEP.plan(ctx)
+    assert ("check", "redis:ping", endpoint, "PONG") in [
+        (a.verb, a.kind, a.name, a.detail) for a in plan.actions
+    ]
+    assert plan.warnings == [] and plan.changes == []
+    STEP.apply(ctx)
+    assert ctx.aws.recorder.mutating() == {}
+    outputs = state.step("redis").outputs
+    assert outputs["broker_url"] == f"redis://{endpoint}/1"
+    assert outputs["broker_url_parameter"] == ""
+
+
+def test_unreachable_endpoint_is_a_warning_not_a_problem(
+    config: Callable[..., LaunchConfig],
+) -> None:
+    endpoint = f"127.0.0.1:{free_port()}"  # nothing listens there
+    launch = config(redis__mode="existing", redis__endpoint=endpoint)
+    plan = STEP.plan(_context(launch)[0])
+    assert plan.problems == []
+    (warning,) = plan.warnings
+    assert f"cannot reach the broker at {endpoint} from here" in warning
+    assert "expected when the wizard runs outside the VPC" in warning
+
+
+def test_discover_lists_replication_groups(config: Callable[..., LaunchConfig]) -> None:
+    ctx, _ = _context(config())
+    ctx.aws.client("elasticache").create_replication_group(
+        ReplicationGroupId="other-cache",
+        ReplicationGroupDescription="x",
+        Engine="redis",
+        CacheNodeType="cache.t4g.small",
+    )
+    (choice,) = STEP.discover(ctx)["redis.replication_group_id"]
+    assert (choice.value, choice.label) == ("other-cache", "other-cache (available)")

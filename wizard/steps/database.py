@@ -1,0 +1,536 @@
+"""Step database: the Airflow metadata database and its role, in an existing RDS instance (the
+runbook's case) or a new one, and the SSM SecureStrings that hold the connection.
+
+The SQL runs directly with psycopg (PostgreSQL: autocommit, each object created only when
+missing, a second connection for the schema grant) or is printed for a bastion. The admin
+password comes from the instance's RDS-managed secret or AIRFLOW_ECS_WIZARD_DB_ADMIN_PASSWORD,
+never from the config file. The Airflow user's password is generated once into its own
+SecureString; the role gets it as a SCRAM verifier computed here, so the plain password never
+crosses the wire. No password reaches the state file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from botocore.exceptions import ClientError
+
+from wizard.errors import WizardError
+from wizard.render import render_artifacts
+from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
+from wizard.steps.redis import (
+    MASK,
+    describe_one,
+    ensure,
+    ensure_security_group,
+    parameter_action,
+    read_parameter,
+    record_found,
+    security_group_actions,
+    store_parameter,
+    vpc_of,
+    wait_until_available,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+ADMIN_PASSWORD_ENV = "AIRFLOW_ECS_WIZARD_DB_ADMIN_PASSWORD"
+DERIVED = ("sql_alchemy_conn", "result_backend")
+"""The SecureStrings that derive from the endpoint and the Airflow user's password."""
+
+
+@dataclass
+class Found:
+    """What the admin's connection shows of the role, the database and the grants."""
+
+    role: bool = False
+    password_ok: bool = False
+    database: bool = False
+    database_grant: bool = False
+    schema_grant: bool = False
+
+
+class DatabaseStep(Step):
+    """The RDS instance (checked, or created), the database and role, and the parameters."""
+
+    name = "database"
+    title = "Airflow database in RDS"
+    depends_on = ("network",)
+    poll_seconds = 30.0
+    """Seconds between status checks while a new instance is created."""
+    timeout_seconds = 90 * 60.0
+
+    def discover(self, ctx: StepContext) -> dict[str, list[Choice]]:
+        paginator = ctx.aws.client("rds").get_paginator("describe_db_instances")
+        found = [i for page in paginator.paginate() for i in page["DBInstances"]]
+        return {
+            "database.rds_instance_id": [
+                Choice(i["DBInstanceIdentifier"], _label(i)) for i in found
+            ]
+        }
+
+    def plan(self, ctx: StepContext) -> StepPlan:
+        plan = StepPlan(self.name)
+        config, database = ctx.config, ctx.config.database
+        instance = self._instance(ctx)
+        if instance is not None:
+            self._check_instance(ctx, plan, instance)
+        elif database.mode == "existing":
+            choices = ", ".join(c.value for c in self.discover(ctx)["database.rds_instance_id"])
+            plan.problems.append(
+                f"RDS instance {config.rds_instance_id} does not exist in {ctx.aws.region}: "
+                f"choose one of: {choices or 'none found'} (database.rds_instance_id), or set "
+                'database.mode = "new"'
+            )
+        else:
+            self._plan_new(ctx, plan)
+        password_name = config.secret_name("db_password")
+        password = self._secret(ctx, read_parameter(ctx, password_name))
+        verb: Verb = "no-op" if password else "create"
+        plan.actions.append(Action(verb, "ssm:parameter", password_name, f"db_password {MASK}"))
+        if database.run_sql == "print":
+            plan.artifacts.update(self._printed(ctx, instance))
+            plan.warnings.append(
+                'database.run_sql = "print": apply creates the password parameter, then stops '
+                "until the printed database.sql has been run (see database-run.sh); then run "
+                "apply --yes"
+            )
+        else:
+            self._plan_sql(ctx, plan, instance, password)
+        urls = _urls(ctx, instance, password) if instance and password else {}
+        for key in DERIVED:
+            plan.actions.append(parameter_action(ctx, config.secret_name(key), urls.get(key), key))
+        return plan
+
+    def apply(self, ctx: StepContext) -> None:
+        plan = self.plan(ctx)
+        self.blocked(plan)
+        config, database = ctx.config, ctx.config.database
+        if database.mode == "new":
+            instance = self._ensure_instance(ctx)
+        else:
+            instance = self._instance(ctx) or {}
+            self.adopted(ctx, "rds:instance", config.rds_instance_id)
+        password = self._ensure_password(ctx)
+        if database.run_sql == "direct":
+            admin = self._admin_password(ctx, instance)
+            if admin is None:
+                raise WizardError(
+                    f"No admin password for RDS instance {config.rds_instance_id}.",
+                    title=f"{self.title}: cannot run the SQL",
+                    hint=f'Export {ADMIN_PASSWORD_ENV}, or set database.run_sql = "print".',
+                )
+            self._run_sql(ctx, instance, admin, password)
+        elif not ctx.yes:
+            raise WizardError(
+                f"The SQL that creates database {database.database_name} is printed for you to "
+                "run; the wizard did not run it.",
+                title="Run the database SQL",
+                hint="Run database.sql as the admin user with the commands of database-run.sh "
+                "(from `plan`, or `render`), then run `airflow-ecs-wizard apply --yes`.",
+            )
+        for key, url in _urls(ctx, instance, password).items():
+            store_parameter(self, ctx, config.secret_name(key), url, key)
+        endpoint = instance["Endpoint"]
+        self.set_outputs(
+            ctx,
+            rds_instance_id=config.rds_instance_id,
+            host=endpoint["Address"],
+            port=int(endpoint["Port"]),
+            database=database.database_name,
+            username=database.username,
+            security_group_ids=[g["VpcSecurityGroupId"] for g in instance["VpcSecurityGroups"]],
+            password_parameter=config.secret_name("db_password"),
+            sql_alchemy_conn_parameter=config.secret_name("sql_alchemy_conn"),
+            result_backend_parameter=config.secret_name("result_backend"),
+        )
+
+    # The instance.
+
+    def _instance(self, ctx: StepContext) -> dict[str, Any] | None:
+        return describe_one(
+            ctx.aws.client("rds").describe_db_instances,
+            "DBInstances",
+            "DBInstanceNotFound",
+            DBInstanceIdentifier=ctx.config.rds_instance_id,
+        )
+
+    def _check_instance(self, ctx: StepContext, plan: StepPlan, instance: dict[str, Any]) -> None:
+        plan.actions.append(
+            Action("no-op", "rds:instance", instance["DBInstanceIdentifier"], _label(instance))
+        )
+        engine = "postgres" if "postgres" in instance["Engine"] else "mysql"
+        if engine != ctx.config.database.engine:
+            plan.problems.append(
+                f"RDS instance {instance['DBInstanceIdentifier']} runs {instance['Engine']}, "
+                f"but database.engine is {ctx.config.database.engine}: make them agree"
+            )
+        status = instance["DBInstanceStatus"]
+        if status != "available":
+            plan.warnings.append(f"RDS instance {ctx.config.rds_instance_id} is {status}")
+        if not instance.get("Endpoint") and ctx.config.database.mode == "existing":
+            plan.problems.append(f"RDS instance {ctx.config.rds_instance_id} has no endpoint")
+
+    def _plan_new(self, ctx: StepContext, plan: StepPlan) -> None:
+        database, name = ctx.config.database, f"{ctx.config.name}-db"
+        if not ctx.config.network.subnet_ids:
+            plan.problems.append("network.subnet_ids is empty: a new instance needs them")
+        if not vpc_of(ctx):
+            plan.problems.append("network.vpc_id is empty: the instance's security group needs it")
+        verb: Verb = "no-op" if self._subnet_group(ctx, name) else "create"
+        plan.actions.append(Action(verb, "rds:subnet-group", name))
+        port = database.default_port
+        plan.actions += security_group_actions(ctx, plan, vpc_of(ctx), name, port)
+        version = database.engine_version or "the default version"
+        detail = (
+            f"{database.engine} {version}, {database.instance_class}, "
+            f"{database.allocated_storage} GiB encrypted, private, admin password kept by RDS"
+        )
+        plan.actions.append(Action("create", "rds:instance", ctx.config.rds_instance_id, detail))
+
+    def _ensure_instance(self, ctx: StepContext) -> dict[str, Any]:
+        database, name, rds = ctx.config.database, f"{ctx.config.name}-db", ctx.aws.client("rds")
+        identifier = ctx.config.rds_instance_id
+        found = self._instance(ctx)
+        if found is not None:  # made by an interrupted run (tagged), or there before: adopted
+            tags = rds.list_tags_for_resource(ResourceName=found["DBInstanceArn"])["TagList"]
+            record_found(self, ctx, "rds:instance", identifier, tags)
+        else:
+            group = ensure_security_group(self, ctx, name, database.default_port, "Airflow DB")
+            ensure(
+                self,
+                ctx,
+                "rds:subnet-group",
+                name,
+                find=lambda: self._subnet_group(ctx, name),
+                create=lambda: rds.create_db_subnet_group(
+                    DBSubnetGroupName=name,
+                    DBSubnetGroupDescription=f"airflow-ecs-wizard {ctx.config.name}: database",
+                    SubnetIds=ctx.config.network.subnet_ids,
+                    Tags=ctx.launch_tags,
+                ),
+                duplicate="DBSubnetGroupAlreadyExists",
+                tags=lambda f: rds.list_tags_for_resource(ResourceName=f["DBSubnetGroupArn"]),
+            )
+            version = {"EngineVersion": database.engine_version} if database.engine_version else {}
+            rds.create_db_instance(
+                DBInstanceIdentifier=identifier,
+                Engine=database.engine,
+                DBInstanceClass=database.instance_class,
+                AllocatedStorage=database.allocated_storage,
+                StorageType="gp3",
+                StorageEncrypted=True,
+                PubliclyAccessible=False,
+                MasterUsername=database.admin_username,
+                ManageMasterUserPassword=True,
+                DBSubnetGroupName=name,
+                VpcSecurityGroupIds=[group],
+                BackupRetentionPeriod=7,
+                CopyTagsToSnapshot=True,
+                Tags=ctx.launch_tags,
+                **version,
+            )
+            self.created(ctx, "rds:instance", identifier)
+        wait_until_available(
+            ctx,
+            rds.get_waiter("db_instance_available"),
+            f"RDS instance {identifier}",
+            lambda response: str(response["DBInstances"][0]["DBInstanceStatus"]),
+            poll_seconds=self.poll_seconds,
+            timeout_seconds=self.timeout_seconds,
+            DBInstanceIdentifier=identifier,
+        )
+        return self._instance(ctx) or {}
+
+    @staticmethod
+    def _subnet_group(ctx: StepContext, name: str) -> dict[str, Any] | None:
+        return describe_one(
+            ctx.aws.client("rds").describe_db_subnet_groups,
+            "DBSubnetGroups",
+            "DBSubnetGroupNotFoundFault",
+            DBSubnetGroupName=name,
+        )
+
+    # Passwords: registered with the state before anything could save them.
+
+    @staticmethod
+    def _secret(ctx: StepContext, value: str | None) -> str | None:
+        if value and ctx.state is not None:
+            ctx.state.register_secret(value)
+        return value or None
+
+    def _admin_password(self, ctx: StepContext, instance: dict[str, Any] | None) -> str | None:
+        arn = ((instance or {}).get("MasterUserSecret") or {}).get("SecretArn")
+        if not arn:
+            return self._secret(ctx, os.environ.get(ADMIN_PASSWORD_ENV))
+        try:
+            secret = ctx.aws.client("secretsmanager").get_secret_value(SecretId=arn)
+        except ClientError:  # no secretsmanager:GetSecretValue or kms:Decrypt: try the variable
+            return self._secret(ctx, os.environ.get(ADMIN_PASSWORD_ENV))
+        return self._secret(ctx, str(json.loads(secret["SecretString"])["password"]))
+
+    def _ensure_password(self, ctx: StepContext) -> str:
+        """The Airflow user's password: generated once, never replaced."""
+        generated = self._secret(ctx, secrets.token_urlsafe(24)) or ""
+        name = ctx.config.secret_name("db_password")
+        stored = store_parameter(self, ctx, name, generated, "db_password", replace=False)
+        return self._secret(ctx, stored) or ""
+
+    # The SQL.
+
+    def _plan_sql(
+        self,
+        ctx: StepContext,
+        plan: StepPlan,
+        instance: dict[str, Any] | None,
+        password: str | None,
+    ) -> None:
+        database = ctx.config.database
+        if database.engine == "mysql":
+            plan.problems.append(
+                'database.run_sql = "direct" runs the SQL for PostgreSQL only: MySQL would need '
+                "pymysql or mysqlclient, which airflow-ecs-wizard does not install. Set "
+                'database.run_sql = "print" and run the printed script with the mysql client'
+            )
+            return
+        if importlib.util.find_spec("psycopg") is None:
+            plan.problems.append(
+                'database.run_sql = "direct" needs psycopg (pip install "psycopg[binary]"), '
+                'or set database.run_sql = "print" to run the SQL elsewhere'
+            )
+            return
+        if instance is None:
+            plan.actions += _sql_actions(ctx, Found(), "once the instance is available")
+            return
+        admin = self._admin_password(ctx, instance)
+        if admin is None:
+            plan.problems.append(
+                f"no admin password for RDS instance {ctx.config.rds_instance_id}: it has no "
+                f"RDS-managed secret this wizard can read, and {ADMIN_PASSWORD_ENV} is not set. "
+                "Export that variable in the "
+                'environment (never in the config file), or set database.run_sql = "print"'
+            )
+            return
+        import psycopg
+
+        try:
+            with _connect(ctx, instance, "postgres", admin, read_only=True) as connection:
+                found = _inspect(ctx, instance, connection, admin, password)
+        except psycopg.Error as error:
+            host, port = _address(ctx, instance)
+            plan.problems.append(
+                f"cannot connect to PostgreSQL at {host}:{port} as "
+                f"{database.admin_username}: {str(error).strip()}. From outside the VPC open a "
+                "tunnel and set database.host and database.port, or set "
+                'database.run_sql = "print"'
+            )
+            return
+        plan.actions += _sql_actions(ctx, found, "")
+
+    def _run_sql(
+        self, ctx: StepContext, instance: dict[str, Any], admin: str, password: str
+    ) -> None:
+        from psycopg import sql
+
+        database = ctx.config.database
+        role, name = sql.Identifier(database.username), sql.Identifier(database.database_name)
+        with _connect(ctx, instance, "postgres", admin) as connection:
+            found = _inspect(ctx, instance, connection, admin, password)
+            verifier = connection.pgconn.encrypt_password(
+                password.encode(), database.username.encode(), b"scram-sha-256"
+            )
+            with_password = sql.SQL("{} WITH LOGIN PASSWORD {}").format(
+                role, sql.Literal(verifier.decode())
+            )
+            statements = [
+                (not found.role, sql.SQL("CREATE ROLE {}").format(with_password)),
+                (
+                    found.role and not found.password_ok,
+                    sql.SQL("ALTER ROLE {}").format(with_password),
+                ),
+                (
+                    not found.database,
+                    sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(name),
+                ),
+                (
+                    not found.database_grant,
+                    sql.SQL("GRANT ALL PRIVILEGES ON DATABASE {} TO {}").format(name, role),
+                ),
+            ]
+            for needed, statement in statements:
+                if needed:
+                    connection.execute(statement)
+                    ctx.progress(statement.as_string(connection).split(" WITH ")[0])
+        if not found.schema_grant:
+            with _connect(ctx, instance, database.database_name, admin) as connection:
+                connection.execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(role))
+            ctx.progress(f"GRANT ALL ON SCHEMA public TO {database.username}")
+
+    def _printed(self, ctx: StepContext, instance: dict[str, Any] | None) -> dict[str, str]:
+        """`database.sql` and the commands that run it, for a machine that reaches the database."""
+        config, database = ctx.config, ctx.config.database
+        fetch = (
+            f"aws ssm get-parameter --with-decryption --region {ctx.aws.region} "
+            f"--name {config.secret_name('db_password')} --query Parameter.Value --output text"
+        )
+        if instance is None and not database.host:
+            host = (
+                f"$(aws rds describe-db-instances --region {ctx.aws.region} --db-instance-"
+                f"identifier {config.rds_instance_id} --query 'DBInstances[0].Endpoint.Address' "
+                "--output text)"
+            )
+            port = database.port or database.default_port
+        else:
+            host, port = _address(ctx, instance or {})
+        lines = [
+            "#!/bin/sh",
+            "# Run database.sql (beside this file) from a machine that reaches the database,",
+            "# e.g. a bastion in the VPC. The client asks for the admin password.",
+        ]
+        arn = ((instance or {}).get("MasterUserSecret") or {}).get("SecretArn")
+        if arn:
+            lines.append(
+                "# RDS keeps the admin password: aws secretsmanager get-secret-value "
+                f"--region {ctx.aws.region} --secret-id '{arn}' --query SecretString --output text"
+            )
+        admin = database.admin_username
+        if database.engine == "postgres":
+            lines += [
+                f'psql "host={host} port={port} dbname=postgres user={admin} sslmode=require" \\',
+                f'  -v airflow_password="$({fetch})" \\',
+                "  -f database.sql",
+            ]
+        else:
+            lines += [
+                f"mysql --host={host} --port={port} --user={admin} -p --ssl-mode=REQUIRED \\",
+                f"  --init-command=\"SET @airflow_password = '$({fetch})'\" < database.sql",
+            ]
+        sql_text = render_artifacts(config, ctx.account_id)["database.sql"]
+        return {"database.sql": sql_text, "database-run.sh": "\n".join(lines) + "\n"}
+
+
+def _label(instance: dict[str, Any]) -> str:
+    endpoint = instance.get("Endpoint") or {}
+    where = f", {endpoint['Address']}:{endpoint['Port']}" if endpoint.get("Address") else ""
+    engine = f"{instance['Engine']} {instance.get('EngineVersion', '')}".strip()
+    return f"{engine}, {instance['DBInstanceStatus']}{where}"
+
+
+def _address(ctx: StepContext, instance: dict[str, Any]) -> tuple[str, int]:
+    """Where this machine connects: a tunnel's `database.host`/`port`, else the instance's."""
+    endpoint, database = instance.get("Endpoint") or {}, ctx.config.database
+    return (
+        database.host or str(endpoint.get("Address", "")),
+        database.port or int(endpoint.get("Port") or database.default_port),
+    )
+
+
+def _urls(ctx: StepContext, instance: dict[str, Any], password: str) -> dict[str, str]:
+    """The SQLAlchemy URL and Celery's result backend, at the instance's endpoint (where the
+    tasks connect from inside the VPC, whatever tunnel this machine uses)."""
+    database, endpoint = ctx.config.database, instance["Endpoint"]
+    credentials = f"{quote(database.username, safe='')}:{quote(password, safe='')}"
+    where = f"{credentials}@{endpoint['Address']}:{endpoint['Port']}/{database.database_name}"
+    if database.engine == "postgres":
+        return {
+            "sql_alchemy_conn": f"postgresql+psycopg2://{where}",
+            "result_backend": f"db+postgresql://{where}",
+        }
+    return {"sql_alchemy_conn": f"mysql+mysqldb://{where}", "result_backend": f"db+mysql://{where}"}
+
+
+def _connect(
+    ctx: StepContext,
+    instance: dict[str, Any],
+    dbname: str,
+    password: str,
+    *,
+    user: str = "",
+    read_only: bool = False,
+) -> psycopg.Connection[Any]:
+    """An autocommit connection (the admin's unless `user`); `read_only` lets the server refuse
+    any change for the whole session."""
+    import psycopg
+
+    host, port = _address(ctx, instance)
+    loopback = host in {"localhost", "127.0.0.1", "::1"}  # a tunnel: encrypted by the tunnel
+    return psycopg.connect(
+        host=host,
+        port=port,
+        dbname=dbname,
+        user=user or ctx.config.database.admin_username,
+        password=password,
+        sslmode="prefer" if loopback else "require",
+        connect_timeout=10,
+        application_name="airflow-ecs-wizard",
+        options="-c default_transaction_read_only=on" if read_only else None,
+        autocommit=True,
+    )
+
+
+def _inspect(
+    ctx: StepContext,
+    instance: dict[str, Any],
+    connection: psycopg.Connection[Any],
+    admin: str,
+    password: str | None,
+) -> Found:
+    """What exists of the role, the database and the grants (only reads)."""
+    import psycopg
+
+    user, name = ctx.config.database.username, ctx.config.database.database_name
+    row = connection.execute(
+        "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = %s),"
+        " EXISTS (SELECT FROM pg_database WHERE datname = %s)",
+        (user, name),
+    ).fetchone()
+    found = Found(role=bool(row and row[0]), database=bool(row and row[1]))
+    if found.role and found.database:
+        privileges = " AND ".join(
+            f"has_database_privilege(%(user)s, %(name)s, '{p}')"
+            for p in ("CREATE", "CONNECT", "TEMPORARY")
+        )
+        row = connection.execute(f"SELECT {privileges}", {"user": user, "name": name}).fetchone()
+        found.database_grant = bool(row and row[0])
+        with _connect(ctx, instance, name, admin, read_only=True) as inside:
+            row = inside.execute(
+                "SELECT has_schema_privilege(%(user)s, 'public', 'CREATE')"
+                " AND has_schema_privilege(%(user)s, 'public', 'USAGE')",
+                {"user": user},
+            ).fetchone()
+            found.schema_grant = bool(row and row[0])
+    if found.role and password:
+        try:  # the password in SSM already works: no ALTER ROLE
+            with _connect(
+                ctx, instance, name if found.database else "postgres", password, user=user
+            ):
+                found.password_ok = True
+        except psycopg.OperationalError:
+            found.password_ok = False
+    return found
+
+
+def _sql_actions(ctx: StepContext, found: Found, note: str) -> list[Action]:
+    database = ctx.config.database
+    user, name = database.username, database.database_name
+    role_verb: Verb = "no-op" if found.password_ok else "update" if found.role else "create"
+    role_detail = "password from SSM" if role_verb != "update" else "password reset to SSM's"
+    granted = found.database_grant and found.schema_grant
+    suffix = f" ({note})" if note else ""
+    return [
+        Action(role_verb, "postgres:role", user, role_detail + suffix),
+        Action("no-op" if found.database else "create", "postgres:database", name, "UTF8" + suffix),
+        Action(
+            "no-op" if granted else "create",
+            "postgres:grant",
+            f"{name} to {user}",
+            "ALL on the database and on schema public" + suffix,
+        ),
+    ]

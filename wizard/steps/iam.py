@@ -1,0 +1,394 @@
+"""Step iam: the task execution role (pulls the image, reads the launch's parameters, writes
+awslogs) and the task role (Airflow's remote logs in S3, reading dags and plugins).
+
+Created with least-privilege inline policies when the config names none (inline, so they go with
+the role, and because emulators do not load AWS managed policies); otherwise checked, with a
+warning for each permission a given role seems to lack (the operator may manage it elsewhere).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
+
+from wizard import naming
+from wizard.aws import error_code, is_read
+from wizard.steps.base import Action, Step, StepContext, StepPlan
+from wizard.taskdefs import LAUNCH_TAG, taskdef_context
+
+Role = Literal["execution", "task"]
+Document = dict[str, Any]
+POLICY_NAME = "airflow-ecs-wizard"
+ECS_TASKS = "ecs-tasks.amazonaws.com"
+SAMPLE = "airflow-ecs-wizard-check"
+"""Stands for `*` in a resource or condition value when a given role is checked."""
+_CONDITIONS = {"StringEquals", "StringLike", "ArnEquals", "ArnLike"}
+
+
+@dataclass(frozen=True)
+class Need:
+    """One permission a role must have: an action on a resource, in a request's context."""
+
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...] = ()
+
+
+def parameter_arn(name: str, partition: str, region: str, account_id: str) -> str:
+    """An SSM parameter's ARN: `parameter/NAME`, and `parameter/path/name` for `/path/name`."""
+    if name.startswith("arn:"):
+        return name
+    return f"arn:{partition}:ssm:{region}:{account_id}:parameter/{name.lstrip('/')}"
+
+
+def _allow(sid: str, actions: list[str], resources: list[str], **extra: Any) -> Document:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources, **extra}
+
+
+def _policy(*statements: Document) -> Document:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def execution_policy(ctx: StepContext) -> Document:
+    """What the execution role needs for every task definition of the launch, and no more."""
+    config, account = ctx.config, ctx.account_id
+    partition, region = config.partition, config.aws.region
+    taskdefs = [taskdef_context(config, c, account) for c in config.rendered_components]
+    names = sorted({name for taskdef in taskdefs for name in taskdef["secrets"].values()})
+    repository = f"arn:{partition}:ecr:{region}:{account}:repository/{config.image.ecr_repository}"
+    pull = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    parameters = [parameter_arn(name, partition, region, account) for name in names]
+    statements = [
+        _allow("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"]),
+        _allow("EcrPull", pull, [repository]),
+        _allow("ReadLaunchParameters", ["ssm:GetParameters"], parameters),
+        # The SecureStrings use the AWS managed key alias/aws/ssm: decrypt only when SSM asks
+        # on the role's behalf (a customer managed key would need its key policy as well).
+        _allow(
+            "DecryptParameters",
+            ["kms:Decrypt"],
+            [f"arn:{partition}:kms:{region}:{account}:key/*"],
+            Condition={"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"}},
+        ),
+    ]
+    logs = [t["log_configuration"] for t in taskdefs]
+    groups = sorted({c["options"]["awslogs-group"] for c in logs if c["logDriver"] == "awslogs"})
+    if groups:
+        prefix = f"arn:{partition}:logs:{region}:{account}:log-group:"
+        writes = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+        arns = [arn for group in groups for arn in (f"{prefix}{group}", f"{prefix}{group}:*")]
+        statements.append(_allow("WriteContainerLogs", writes, arns))
+    return _policy(*statements)
+
+
+def task_policy(ctx: StepContext) -> Document:
+    """What Airflow itself needs: its remote log folder, and reading dags/ and plugins/."""
+    config, partition = ctx.config, ctx.config.partition
+    bucket, _, logs = config.remote_log_folder.removeprefix("s3://").partition("/")
+    logs_bucket, dags_bucket = (f"arn:{partition}:s3:::{b}" for b in (bucket, config.s3.bucket))
+    folders = [config.s3.key(config.environment, name) for name in ("dags", "plugins")]
+    objects = f"{logs_bucket}/{logs}/*" if logs else f"{logs_bucket}/*"
+    log_prefixes = [f"{logs}/*", logs] if logs else ["*"]
+    return _policy(
+        _allow("WriteTaskLogs", ["s3:GetObject", "s3:PutObject"], [objects]),
+        _allow(
+            "ListTaskLogs",
+            ["s3:ListBucket"],
+            [logs_bucket],
+            Condition={"StringLike": {"s3:prefix": log_prefixes}},
+        ),
+        _allow("ReadDagsAndPlugins", ["s3:GetObject"], [f"{dags_bucket}/{f}/*" for f in folders]),
+        _allow(
+            "ListDagsAndPlugins",
+            ["s3:ListBucket"],
+            [dags_bucket],
+            Condition={"StringLike": {"s3:prefix": [p for f in folders for p in (f"{f}/*", f)]}},
+        ),
+    )
+
+
+def trust_policy(ctx: StepContext) -> Document:
+    """ECS tasks may assume the role, for this account's clusters only."""
+    account, source = ctx.account_id, f"arn:{ctx.config.partition}:ecs:{ctx.config.aws.region}"
+    return _policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": ECS_TASKS},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": f"{source}:{account}:*"},
+                "StringEquals": {"aws:SourceAccount": account},
+            },
+        }
+    )
+
+
+def needs_of(policy: Document) -> list[Need]:
+    """The permissions a policy grants, as checks (each `*` replaced by a sample value)."""
+    needs = []
+    for statement in policy["Statement"]:
+        if statement.get("Sid") == "DecryptParameters":
+            continue  # the AWS managed key's own policy grants it to callers through SSM
+        context = tuple(
+            (key, _listed(values)[0].replace("*", SAMPLE))
+            for block in statement.get("Condition", {}).values()
+            for key, values in block.items()
+        )
+        resources = _listed(statement["Resource"])
+        for resource in resources:
+            if f"{resource}:*" not in resources:  # a log group's `:*` form stands for both
+                sample = resource if resource == "*" else resource.replace("*", SAMPLE)
+                needs += [Need(a, sample, context) for a in _listed(statement["Action"])]
+    return needs
+
+
+def allows(documents: list[Document], need: Need) -> bool:
+    """Whether the documents allow a need: an Allow applies and no Deny does. A condition on a
+    key the need does not name is taken to hold for an Allow and not for a Deny."""
+    allowed = False
+    for statement in (s for d in documents for s in _listed(d.get("Statement", []))):
+        deny = statement.get("Effect") == "Deny"
+        if _applies(statement, need, deny=deny):
+            if deny:
+                return False
+            allowed = True
+    return allowed
+
+
+def _applies(statement: Document, need: Need, *, deny: bool) -> bool:
+    for key, value, fold in (("Action", need.action, True), ("Resource", need.resource, False)):
+        if key in statement:
+            if not any(_glob(p, value, fold) for p in _listed(statement[key])):
+                return False
+        elif any(_glob(p, value, fold) for p in _listed(statement.get(f"Not{key}", []))):
+            return False
+    context = dict(need.context)
+    for operator, block in statement.get("Condition", {}).items():
+        base = operator.split(":")[-1].removesuffix("IfExists")
+        for name, values in block.items():
+            given = context.get(name)
+            if given is None or base not in _CONDITIONS:
+                if deny:
+                    return False
+                continue
+            like = base.endswith("Like")
+            if not any(_glob(v, given, False) if like else v == given for v in _listed(values)):
+                return False
+    return True
+
+
+def _glob(pattern: str, value: str, fold: bool) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE if fold else 0) is not None
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _document(value: Any) -> Document:
+    """A policy document as a dict (boto3 decodes them; a raw URL-encoded string is parsed)."""
+    if isinstance(value, str):
+        return dict(json.loads(urllib.parse.unquote(value)))
+    return dict(value)
+
+
+def _text(document: Document) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _trusts_ecs(role: Document) -> bool:
+    """Whether a role's trust policy lets ECS tasks assume it."""
+    trust = _document(role.get("AssumeRolePolicyDocument", {}))
+    return any(
+        s.get("Effect") == "Allow" and ECS_TASKS in json.dumps(s.get("Principal"))
+        for s in _listed(trust.get("Statement", []))
+    )
+
+
+def _unless_missing(call: Callable[[], Document]) -> Document | None:
+    """The result of an IAM read, or None when the entity does not exist."""
+    try:
+        return call()
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return None
+        raise
+
+
+class IamStep(Step):
+    """The two roles every task definition names."""
+
+    name = "iam"
+    title = "Task execution and task roles"
+    depends_on = ("account",)
+
+    def policies(self, ctx: StepContext) -> dict[Role, Document]:
+        """The inline policy each role gets (for a given role: what it must allow)."""
+        return {"execution": execution_policy(ctx), "task": task_policy(ctx)}
+
+    def plan(self, ctx: StepContext) -> StepPlan:
+        plan = StepPlan(self.name)
+        for role, policy in self.policies(ctx).items():
+            plan.artifacts[f"{role}-role-policy.json"] = _text(policy)
+            if _given(ctx, role):
+                self._check_given(ctx, plan, role, policy)
+            else:
+                self._plan_owned(ctx, plan, role, policy)
+        return plan
+
+    def apply(self, ctx: StepContext) -> None:
+        self.blocked(self.plan(ctx))
+        iam = ctx.aws.client("iam")
+        outputs: dict[str, str] = {}
+        for role, policy in self.policies(ctx).items():
+            arn = _given(ctx, role)
+            if arn:
+                self.adopted(ctx, "iam:role", arn.rsplit("/", 1)[-1])
+                outputs[f"{role}_role_arn"] = arn
+                continue
+            name = ctx.config.role_name(role)
+            found = _role(ctx, name)
+            made = found is None
+            if found is None:
+                found = iam.create_role(
+                    RoleName=name,
+                    AssumeRolePolicyDocument=json.dumps(trust_policy(ctx)),
+                    Description=f"airflow-ecs-wizard {ctx.config.name}: ECS task {role} role",
+                    Tags=ctx.launch_tags,
+                )["Role"]
+                ctx.progress(f"role {name} created")
+            record = self.created if made or _ours(ctx, found) else self.adopted
+            record(ctx, "iam:role", name)
+            if _inline(ctx, name) != policy:
+                document = json.dumps(policy)
+                iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=document)
+                self.created(ctx, "iam:role-policy", f"{name}/{POLICY_NAME}")
+            outputs[f"{role}_role_arn"] = str(found["Arn"])
+        self.set_outputs(ctx, **outputs)
+
+    def _plan_owned(self, ctx: StepContext, plan: StepPlan, role: Role, policy: Document) -> None:
+        name = ctx.config.role_name(role)
+        policy_id, artifact = f"{name}/{POLICY_NAME}", f"{role}-role-policy.json"
+        found = _role(ctx, name)
+        if found is None:
+            plan.actions.append(Action("create", "iam:role", name, f"trusted by {ECS_TASKS}"))
+            plan.actions.append(Action("create", "iam:role-policy", policy_id, artifact))
+            return
+        mine = _ours(ctx, found)
+        detail = "exists" if mine else "exists without this launch's tag: its policy is set here"
+        plan.actions.append(Action("no-op", "iam:role", name, detail))
+        if not _trusts_ecs(found):
+            plan.warnings.append(f"role {name} does not trust {ECS_TASKS}: ECS cannot use it")
+        current = _inline(ctx, name)
+        if current is None:
+            plan.actions.append(Action("create", "iam:role-policy", policy_id, artifact))
+        elif current != policy:
+            before, after = (_text(d).splitlines(keepends=True) for d in (current, policy))
+            diff = difflib.unified_diff(before, after, f"{policy_id} (in IAM)", artifact)
+            plan.actions.append(
+                Action("update", "iam:role-policy", policy_id, artifact, "".join(diff))
+            )
+        else:
+            plan.actions.append(Action("no-op", "iam:role-policy", policy_id, "up to date"))
+
+    def _check_given(self, ctx: StepContext, plan: StepPlan, role: Role, policy: Document) -> None:
+        arn = _given(ctx, role)
+        account = naming.role_arn_account(arn)
+        if account != ctx.account_id:
+            plan.warnings.append(
+                f"the {role} role {arn} is in account {account}, not {ctx.account_id}: "
+                "it cannot be checked from here"
+            )
+            return
+        found = _role(ctx, arn.rsplit("/", 1)[-1])
+        if found is None:
+            plan.problems.append(
+                f"the {role} role {arn} (iam.{role}_role_arn) does not exist: create it, or "
+                "leave the field empty to let the wizard create one"
+            )
+            return
+        plan.actions.append(Action("check", "iam:role", arn, "given"))
+        if not _trusts_ecs(found):
+            plan.warnings.append(f"the {role} role {arn} does not trust {ECS_TASKS}")
+        needs = needs_of(policy)
+        lacking = _simulate(ctx, arn, needs)
+        if lacking is None:  # no simulator: read the role's own policies (not its boundary)
+            documents = _documents(ctx, str(found["RoleName"]))
+            lacking = [need for need in needs if not allows(documents, need)]
+        if lacking:
+            plan.warnings.append(
+                f"the {role} role {arn} seems to lack "
+                f"{'; '.join(f'{n.action} on {n.resource}' for n in lacking)} "
+                f"(see {role}-role-policy.json for what it needs)"
+            )
+
+
+def _given(ctx: StepContext, role: Role) -> str:
+    iam = ctx.config.iam
+    return iam.execution_role_arn if role == "execution" else iam.task_role_arn
+
+
+def _role(ctx: StepContext, name: str) -> Document | None:
+    return _unless_missing(lambda: dict(ctx.aws.client("iam").get_role(RoleName=name)["Role"]))
+
+
+def _inline(ctx: StepContext, name: str) -> Document | None:
+    iam = ctx.aws.client("iam")
+    found = _unless_missing(lambda: iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME))
+    return None if found is None else _document(found["PolicyDocument"])
+
+
+def _ours(ctx: StepContext, role: Document) -> bool:
+    return {"Key": LAUNCH_TAG, "Value": ctx.config.name} in role.get("Tags", [])
+
+
+def _simulate(ctx: StepContext, arn: str, needs: list[Need]) -> list[Need] | None:
+    """The needs IAM's policy simulator denies; None when it cannot be asked."""
+    if not is_read("SimulatePrincipalPolicy"):
+        return None  # the read-only guard would refuse it: read the documents instead
+    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[Need]] = {}
+    for need in needs:
+        groups.setdefault((need.resource, need.context), []).append(need)
+    lacking = []
+    try:
+        for (resource, context), group in groups.items():
+            results = ctx.aws.client("iam").simulate_principal_policy(
+                PolicySourceArn=arn,
+                ActionNames=[need.action for need in group],
+                ResourceArns=[resource],
+                ContextEntries=[
+                    {"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
+                    for k, v in context
+                ],
+            )["EvaluationResults"]
+            allowed = {r["EvalActionName"] for r in results if r["EvalDecision"] == "allowed"}
+            lacking += [need for need in group if need.action not in allowed]
+    except (ClientError, ResponseParserError):  # not allowed to simulate, or not implemented
+        return None
+    return lacking
+
+
+def _documents(ctx: StepContext, name: str) -> list[Document]:
+    """A role's inline policies and the default versions of its attached managed policies."""
+    iam = ctx.aws.client("iam")
+    documents = []
+    for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
+        for policy in page["PolicyNames"]:
+            found = iam.get_role_policy(RoleName=name, PolicyName=policy)
+            documents.append(_document(found["PolicyDocument"]))
+    for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+        for attached in page["AttachedPolicies"]:
+            arn = attached["PolicyArn"]
+            version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            found = iam.get_policy_version(PolicyArn=arn, VersionId=version)
+            documents.append(_document(found["PolicyVersion"]["Document"]))
+    return documents
