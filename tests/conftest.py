@@ -109,3 +109,53 @@ def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
     urllib.request.urlopen(request).close()
     return moto_server
+
+
+GOOGLE_PARAMETERS = (
+    "dataplatform.production.airflow.google_client_id",
+    "dataplatform.production.airflow.google_client_secret",
+)
+
+
+@pytest.fixture
+def fast_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long waits are instant in the emulator; poll without sleeping."""
+    from wizard.steps import cluster, services
+
+    monkeypatch.setattr(cluster, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr(services, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(services, "WAITER_DELAY", 0)
+    # moto's services report this many running tasks whatever their desired count
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")
+
+
+@pytest.fixture
+def launch_config(
+    aws_endpoint: str,
+    example_data: dict[str, Any],
+    postgres: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fast_waits: None,
+) -> LaunchConfig:
+    from wizard.aws import Aws, AwsSettings
+    from wizard.sandbox import seed_account
+
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=aws_endpoint))
+    seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS)
+    monkeypatch.setenv("AIRFLOW_ECS_WIZARD_DB_ADMIN_PASSWORD", "trusted-locally")
+    changes: dict[str, Any] = {
+        "aws.endpoint_url": aws_endpoint,
+        "aws.account_id": "123456789012",
+        "network.vpc_id": seeded.vpc_id,
+        "network.subnet_ids": seeded.subnet_ids,
+        "network.public_subnet_ids": seeded.public_subnet_ids,
+        "s3.create_bucket": True,
+        "iam": {},
+        "database.host": "127.0.0.1",
+        "database.port": postgres.port,
+        "database.admin_username": postgres.user,
+        "database.database_name": f"airflow_{abs(hash(aws_endpoint)) % 10**6}_{id(seeded) % 997}",
+    }
+    for component in ("webserver", "scheduler", "worker", "flower", "triggerer", "dag_processor"):
+        changes[f"components.{component}.desired_count"] = 1
+    return LaunchConfig.model_validate(with_changes(example_data, changes))

@@ -226,7 +226,7 @@ def test_plan_is_read_only_and_shows_the_sql_it_would_run(
     assert ctx.aws.recorder.mutating() == {}
     verbs = {a.kind: a.verb for a in plan.actions}
     assert verbs == {
-        "rds:instance": "no-op",
+        "rds:instance": "check",
         "ssm:parameter": "create",
         "postgres:role": "create",
         "postgres:database": "create",

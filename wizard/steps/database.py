@@ -164,7 +164,7 @@ class DatabaseStep(Step):
 
     def _check_instance(self, ctx: StepContext, plan: StepPlan, instance: dict[str, Any]) -> None:
         plan.actions.append(
-            Action("no-op", "rds:instance", instance["DBInstanceIdentifier"], _label(instance))
+            Action("check", "rds:instance", instance["DBInstanceIdentifier"], _label(instance))
         )
         engine = "postgres" if "postgres" in instance["Engine"] else "mysql"
         if engine != ctx.config.database.engine:
@@ -493,11 +493,12 @@ def _inspect(
     ).fetchone()
     found = Found(role=bool(row and row[0]), database=bool(row and row[1]))
     if found.role and found.database:
-        privileges = " AND ".join(
-            f"has_database_privilege(%(user)s, %(name)s, '{p}')"
-            for p in ("CREATE", "CONNECT", "TEMPORARY")
-        )
-        row = connection.execute(f"SELECT {privileges}", {"user": user, "name": name}).fetchone()
+        row = connection.execute(  # with several privileges in one call, any one would do
+            "SELECT has_database_privilege(%(user)s, %(name)s, 'CREATE')"
+            " AND has_database_privilege(%(user)s, %(name)s, 'CONNECT')"
+            " AND has_database_privilege(%(user)s, %(name)s, 'TEMPORARY')",
+            {"user": user, "name": name},
+        ).fetchone()
         found.database_grant = bool(row and row[0])
         with _connect(ctx, instance, name, admin, read_only=True) as inside:
             row = inside.execute(
