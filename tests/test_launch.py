@@ -223,3 +223,93 @@ def _emulator_snapshot(endpoint: str) -> dict[str, Any]:
             for d in aws.client("rds").describe_db_instances()["DBInstances"]
         ],
     }
+
+
+def test_throttling_and_server_errors_do_not_stop_a_launch(
+    launch_config: LaunchConfig, tmp_path: Path
+) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    from tests.test_aws import _Raw
+
+    injected = {"left": 12, "seen": 0}
+
+    def inject(request: Any, **_: Any) -> AWSResponse | None:
+        injected["seen"] += 1
+        if injected["left"] <= 0 or injected["seen"] % 3:  # every third request, twelve times
+            return None
+        injected["left"] -= 1
+        status, code = (503, "ServiceUnavailable") if injected["left"] % 2 else (400, "Throttling")
+        body = (
+            f"<ErrorResponse><Error><Code>{code}</Code><Message>injected</Message></Error>"
+            "</ErrorResponse>"
+        ).encode()
+        return AWSResponse(request.url, status, {}, _Raw(body))
+
+    launch = connect(launch_config, read_only=False)
+    launch.yes = True
+    launch.state = open_state(launch, tmp_path / "launch.state.json")
+    launch.aws.register("before-send.sts", inject)  # JSON services answer in their own shape
+    for service in ("s3", "ec2", "iam", "cloudformation", "rds", "elasticache", "ssm"):
+        launch.aws.register(f"before-send.{service}", inject if service != "ssm" else _noop)
+    with launch.state.lock("test"):
+        result = apply_launch(
+            launch, on_event=_joining_instances(launch.aws, launch_config.cluster_name)
+        )
+    assert injected["left"] == 0
+    assert result.ok, {name: str(error) for name, error in result.failed.items()}
+
+
+def _noop(**_: Any) -> None:
+    return None
+
+
+def test_no_secret_in_command_output_even_with_debug(
+    applied: tuple[Launch, Path], launch_config: LaunchConfig, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from wizard.config_file import save_config
+
+    _, state_path = applied
+    config_path = tmp_path / "launch.toml"
+    save_config(launch_config, config_path)
+    ssm = Aws(AwsSettings(region="us-east-1", endpoint_url=launch_config.aws.endpoint_url)).client(
+        "ssm"
+    )
+    secrets = [
+        ssm.get_parameter(Name=launch_config.secret_name(key), WithDecryption=True)["Parameter"][
+            "Value"
+        ]
+        for key in ("fernet_key", "secret_key", "admin_password", "db_password", "sql_alchemy_conn")
+    ]
+    outputs = []
+    for command in (
+        ["plan", "--config", str(config_path), "--state", str(state_path), "--debug"],
+        ["apply", "--config", str(config_path), "--state", str(state_path), "--dry-run", "--debug"],
+        ["status", "--state", str(state_path), "--json"],
+        ["status", "--state", str(state_path)],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "wizard.cli", *command],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs.append(result.stdout + result.stderr)
+    assert "0 change(s) to apply" in outputs[0]
+    assert "dry run" in outputs[1] and "nothing was changed" in outputs[1]
+    assert json_loads(outputs[2])["launch"] == "airflow-staging"
+    assert "services" in outputs[3] and "applied" in outputs[3]
+    for output in outputs:
+        assert not contains_secret(output, secrets)
+
+
+def json_loads(text: str) -> Any:
+    import json
+
+    return json.loads(text)

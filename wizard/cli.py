@@ -34,7 +34,11 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, one subcommand per headless action."""
-    aws = _Parser(add_help=False)
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
+    aws = _Parser(add_help=False, parents=[common])
     group = aws.add_argument_group("AWS (override the config's [aws] table)")
     group.add_argument("--profile", help="named profile from ~/.aws/config")
     group.add_argument("--region", help="AWS region, e.g. us-east-1")
@@ -122,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     apply.set_defaults(handler=_launch_command("apply_command"))
 
     status = commands.add_parser(
-        "status", help="show a launch's progress from its state file (no AWS call)"
+        "status",
+        parents=[common],
+        help="show a launch's progress from its state file (no AWS call)",
     )
     status.add_argument("--state", required=True, type=Path, help="the launch's state file")
     status.add_argument("--json", action="store_true", help="the whole state as JSON")
