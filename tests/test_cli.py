@@ -196,3 +196,14 @@ def test_patch_template_bad_input(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--bootstrap-uri" in result.stderr
     result = _run("patch-template", str(tmp_path / "missing.json"), *base)
     assert result.returncode == 2 and "Cannot read" in result.stderr
+
+
+def test_an_aws_refusal_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    # an endpoint where nothing listens: botocore fails, the user gets words and a hint
+    config = tmp_path / "launch.toml"
+    text = (ROOT / "examples" / "launch.example.toml").read_text()
+    config.write_text(text.replace('endpoint_url = ""', 'endpoint_url = "http://127.0.0.1:9"'))
+    result = _run("plan", "--config", str(config))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "error: No AWS credentials" in result.stderr or "error: Unexpected" in result.stderr

@@ -145,3 +145,28 @@ def test_missing_console_stack_is_a_problem(
     config = make_config(aws__endpoint_url=aws_endpoint, cluster__existing_stack="Nope")
     plan = STEP.plan(_context(config))
     assert plan.problems == ["stack Nope (cluster.existing_stack) does not exist in us-east-1"]
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        ("ROLLBACK_COMPLETE", "delete-stack --stack-name airflow-staging-cluster"),
+        ("UPDATE_ROLLBACK_FAILED", "continue-update-rollback"),
+    ],
+)
+def test_a_failed_stack_is_explained_not_crashed_on(
+    make_config: Callable[..., LaunchConfig],
+    aws_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    status: str,
+    words: str,
+) -> None:
+    # moto cannot be made to roll a stack back: answer describe_stacks as AWS would
+    def describe(self: ClusterStep, ctx: StepContext) -> dict[str, object]:
+        return {"StackName": "airflow-staging-cluster", "StackStatus": status, "StackId": "x"}
+
+    monkeypatch.setattr(ClusterStep, "_stack", describe)
+    plan = STEP.plan(_context(make_config(aws__endpoint_url=aws_endpoint)))
+    (problem,) = plan.problems
+    assert problem.startswith(f"stack airflow-staging-cluster is {status}: ")
+    assert words in problem

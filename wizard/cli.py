@@ -170,6 +170,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # an AWS refusal, a network failure, a bug: never a bare trace
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        _report(_unexpected(error))
+        return EXIT_FAILED
+
+
+def _unexpected(error: Exception) -> WizardError:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        code = response["Error"].get("Code", "")
+        return WizardError(
+            str(error),
+            title=f"AWS refused: {code}",
+            hint="Check the credentials' permissions and the config; any state is saved, so "
+            "run the command again when it is fixed (--debug shows the traceback).",
+        )
+    return WizardError(
+        f"{type(error).__name__}: {error}",
+        title="Unexpected error",
+        hint="Run again with --debug for the traceback, and report it if it looks like a bug.",
+    )
 
 
 def _report(error: WizardError) -> None:
