@@ -21,7 +21,8 @@ from wizard.config import LaunchConfig
 from wizard.errors import WizardError
 from wizard.state import StateFile, contains_secret
 from wizard.steps.base import StepContext
-from wizard.steps.database import ADMIN_PASSWORD_ENV, DatabaseStep
+from wizard.steps.database import DatabaseStep
+from wizard.steps.postgres import ADMIN_PASSWORD_ENV
 
 ACCOUNT = "123456789012"
 STEP = DatabaseStep()

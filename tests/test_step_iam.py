@@ -18,7 +18,8 @@ from wizard.errors import WizardError
 from wizard.state import StateFile
 from wizard.steps import iam as iam_module
 from wizard.steps.base import StepContext
-from wizard.steps.iam import IamStep, Need, allows, parameter_arn
+from wizard.steps.iam import IamStep, parameter_arn
+from wizard.steps.iam_policies import Need, allows
 from wizard.taskdefs import LAUNCH_TAG
 
 ACCOUNT = "123456789012"

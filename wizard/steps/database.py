@@ -1,30 +1,22 @@
 """Step database: the Airflow metadata database and its role, in an existing RDS instance (the
 runbook's case) or a new one, and the SSM SecureStrings that hold the connection.
 
-The SQL runs directly with psycopg (PostgreSQL: autocommit, each object created only when
-missing, a second connection for the schema grant) or is printed for a bastion. The admin
-password comes from the instance's RDS-managed secret or AIRFLOW_ECS_WIZARD_DB_ADMIN_PASSWORD,
-never from the config file. The Airflow user's password is generated once into its own
-SecureString; the role gets it as a SCRAM verifier computed here, so the plain password never
-crosses the wire. No password reaches the state file.
+The SQL runs directly against PostgreSQL, as the RDS admin (`wizard.steps.postgres`), or is
+printed for a bastion. The Airflow user's password is generated once into its own SecureString.
+No password reaches the state file.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import os
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
-
-from botocore.exceptions import ClientError
 
 from wizard.errors import WizardError
 from wizard.render import render_artifacts
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
-from wizard.steps.redis import (
+from wizard.steps.postgres import ADMIN_PASSWORD_ENV, address, admin_password, plan_sql, run_sql
+from wizard.steps.provisioning import (
     MASK,
     describe_one,
     ensure,
@@ -32,29 +24,15 @@ from wizard.steps.redis import (
     parameter_action,
     read_parameter,
     record_found,
+    registered_secret,
     security_group_actions,
     store_parameter,
     vpc_of,
     wait_until_available,
 )
 
-if TYPE_CHECKING:
-    import psycopg
-
-ADMIN_PASSWORD_ENV = "AIRFLOW_ECS_WIZARD_DB_ADMIN_PASSWORD"
 DERIVED = ("sql_alchemy_conn", "result_backend")
 """The SecureStrings that derive from the endpoint and the Airflow user's password."""
-
-
-@dataclass
-class Found:
-    """What the admin's connection shows of the role, the database and the grants."""
-
-    role: bool = False
-    password_ok: bool = False
-    database: bool = False
-    database_grant: bool = False
-    schema_grant: bool = False
 
 
 class DatabaseStep(Step):
@@ -92,7 +70,7 @@ class DatabaseStep(Step):
         else:
             self._plan_new(ctx, plan)
         password_name = config.secret_name("db_password")
-        password = self._secret(ctx, read_parameter(ctx, password_name))
+        password = registered_secret(ctx, read_parameter(ctx, password_name))
         verb: Verb = "no-op" if password else "create"
         plan.actions.append(Action(verb, "ssm:parameter", password_name, f"db_password {MASK}"))
         if database.run_sql == "print":
@@ -103,7 +81,7 @@ class DatabaseStep(Step):
                 "apply --yes"
             )
         else:
-            self._plan_sql(ctx, plan, instance, password)
+            plan_sql(ctx, plan, instance, password)
         urls = _urls(ctx, instance, password) if instance and password else {}
         for key in DERIVED:
             plan.actions.append(parameter_action(ctx, config.secret_name(key), urls.get(key), key))
@@ -120,14 +98,14 @@ class DatabaseStep(Step):
             self.adopted(ctx, "rds:instance", config.rds_instance_id)
         password = self._ensure_password(ctx)
         if database.run_sql == "direct":
-            admin = self._admin_password(ctx, instance)
+            admin = admin_password(ctx, instance)
             if admin is None:
                 raise WizardError(
                     f"No admin password for RDS instance {config.rds_instance_id}.",
                     title=f"{self.title}: cannot run the SQL",
                     hint=f'Export {ADMIN_PASSWORD_ENV}, or set database.run_sql = "print".',
                 )
-            self._run_sql(ctx, instance, admin, password)
+            run_sql(ctx, instance, admin, password)
         elif not ctx.yes:
             raise WizardError(
                 f"The SQL that creates database {database.database_name} is printed for you to "
@@ -258,120 +236,16 @@ class DatabaseStep(Step):
             DBSubnetGroupName=name,
         )
 
-    # Passwords: registered with the state before anything could save them.
-
-    @staticmethod
-    def _secret(ctx: StepContext, value: str | None) -> str | None:
-        if value and ctx.state is not None:
-            ctx.state.register_secret(value)
-        return value or None
-
-    def _admin_password(self, ctx: StepContext, instance: dict[str, Any] | None) -> str | None:
-        arn = ((instance or {}).get("MasterUserSecret") or {}).get("SecretArn")
-        if not arn:
-            return self._secret(ctx, os.environ.get(ADMIN_PASSWORD_ENV))
-        try:
-            secret = ctx.aws.client("secretsmanager").get_secret_value(SecretId=arn)
-        except ClientError:  # no secretsmanager:GetSecretValue or kms:Decrypt: try the variable
-            return self._secret(ctx, os.environ.get(ADMIN_PASSWORD_ENV))
-        return self._secret(ctx, str(json.loads(secret["SecretString"])["password"]))
+    # The Airflow user's password: registered with the state before anything could save it.
 
     def _ensure_password(self, ctx: StepContext) -> str:
         """The Airflow user's password: generated once, never replaced."""
-        generated = self._secret(ctx, secrets.token_urlsafe(24)) or ""
+        generated = registered_secret(ctx, secrets.token_urlsafe(24)) or ""
         name = ctx.config.secret_name("db_password")
         stored = store_parameter(self, ctx, name, generated, "db_password", replace=False)
-        return self._secret(ctx, stored) or ""
+        return registered_secret(ctx, stored) or ""
 
-    # The SQL.
-
-    def _plan_sql(
-        self,
-        ctx: StepContext,
-        plan: StepPlan,
-        instance: dict[str, Any] | None,
-        password: str | None,
-    ) -> None:
-        database = ctx.config.database
-        if database.engine == "mysql":
-            plan.problems.append(
-                'database.run_sql = "direct" runs the SQL for PostgreSQL only: MySQL would need '
-                "pymysql or mysqlclient, which airflow-ecs-wizard does not install. Set "
-                'database.run_sql = "print" and run the printed script with the mysql client'
-            )
-            return
-        if importlib.util.find_spec("psycopg") is None:
-            plan.problems.append(
-                'database.run_sql = "direct" needs psycopg (pip install "psycopg[binary]"), '
-                'or set database.run_sql = "print" to run the SQL elsewhere'
-            )
-            return
-        if instance is None:
-            plan.actions += _sql_actions(ctx, Found(), "once the instance is available")
-            return
-        admin = self._admin_password(ctx, instance)
-        if admin is None:
-            plan.problems.append(
-                f"no admin password for RDS instance {ctx.config.rds_instance_id}: it has no "
-                f"RDS-managed secret this wizard can read, and {ADMIN_PASSWORD_ENV} is not set. "
-                "Export that variable in the "
-                'environment (never in the config file), or set database.run_sql = "print"'
-            )
-            return
-        import psycopg
-
-        try:
-            with _connect(ctx, instance, "postgres", admin, read_only=True) as connection:
-                found = _inspect(ctx, instance, connection, admin, password)
-        except psycopg.Error as error:
-            host, port = _address(ctx, instance)
-            plan.problems.append(
-                f"cannot connect to PostgreSQL at {host}:{port} as "
-                f"{database.admin_username}: {str(error).strip()}. From outside the VPC open a "
-                "tunnel and set database.host and database.port, or set "
-                'database.run_sql = "print"'
-            )
-            return
-        plan.actions += _sql_actions(ctx, found, "")
-
-    def _run_sql(
-        self, ctx: StepContext, instance: dict[str, Any], admin: str, password: str
-    ) -> None:
-        from psycopg import sql
-
-        database = ctx.config.database
-        role, name = sql.Identifier(database.username), sql.Identifier(database.database_name)
-        with _connect(ctx, instance, "postgres", admin) as connection:
-            found = _inspect(ctx, instance, connection, admin, password)
-            verifier = connection.pgconn.encrypt_password(
-                password.encode(), database.username.encode(), b"scram-sha-256"
-            )
-            with_password = sql.SQL("{} WITH LOGIN PASSWORD {}").format(
-                role, sql.Literal(verifier.decode())
-            )
-            statements = [
-                (not found.role, sql.SQL("CREATE ROLE {}").format(with_password)),
-                (
-                    found.role and not found.password_ok,
-                    sql.SQL("ALTER ROLE {}").format(with_password),
-                ),
-                (
-                    not found.database,
-                    sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(name),
-                ),
-                (
-                    not found.database_grant,
-                    sql.SQL("GRANT ALL PRIVILEGES ON DATABASE {} TO {}").format(name, role),
-                ),
-            ]
-            for needed, statement in statements:
-                if needed:
-                    connection.execute(statement)
-                    ctx.progress(statement.as_string(connection).split(" WITH ")[0])
-        if not found.schema_grant:
-            with _connect(ctx, instance, database.database_name, admin) as connection:
-                connection.execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(role))
-            ctx.progress(f"GRANT ALL ON SCHEMA public TO {database.username}")
+    # The printed SQL.
 
     def _printed(self, ctx: StepContext, instance: dict[str, Any] | None) -> dict[str, str]:
         """`database.sql` and the commands that run it, for a machine that reaches the database."""
@@ -388,7 +262,7 @@ class DatabaseStep(Step):
             )
             port = database.port or database.default_port
         else:
-            host, port = _address(ctx, instance or {})
+            host, port = address(ctx, instance or {})
         lines = [
             "#!/bin/sh",
             "# Run database.sql (beside this file) from a machine that reaches the database,",
@@ -423,15 +297,6 @@ def _label(instance: dict[str, Any]) -> str:
     return f"{engine}, {instance['DBInstanceStatus']}{where}"
 
 
-def _address(ctx: StepContext, instance: dict[str, Any]) -> tuple[str, int]:
-    """Where this machine connects: a tunnel's `database.host`/`port`, else the instance's."""
-    endpoint, database = instance.get("Endpoint") or {}, ctx.config.database
-    return (
-        database.host or str(endpoint.get("Address", "")),
-        database.port or int(endpoint.get("Port") or database.default_port),
-    )
-
-
 def _urls(ctx: StepContext, instance: dict[str, Any], password: str) -> dict[str, str]:
     """The SQLAlchemy URL and Celery's result backend, at the instance's endpoint (where the
     tasks connect from inside the VPC, whatever tunnel this machine uses)."""
@@ -444,94 +309,3 @@ def _urls(ctx: StepContext, instance: dict[str, Any], password: str) -> dict[str
             "result_backend": f"db+postgresql://{where}",
         }
     return {"sql_alchemy_conn": f"mysql+mysqldb://{where}", "result_backend": f"db+mysql://{where}"}
-
-
-def _connect(
-    ctx: StepContext,
-    instance: dict[str, Any],
-    dbname: str,
-    password: str,
-    *,
-    user: str = "",
-    read_only: bool = False,
-) -> psycopg.Connection[Any]:
-    """An autocommit connection (the admin's unless `user`); `read_only` lets the server refuse
-    any change for the whole session."""
-    import psycopg
-
-    host, port = _address(ctx, instance)
-    loopback = host in {"localhost", "127.0.0.1", "::1"}  # a tunnel: encrypted by the tunnel
-    return psycopg.connect(
-        host=host,
-        port=port,
-        dbname=dbname,
-        user=user or ctx.config.database.admin_username,
-        password=password,
-        sslmode="prefer" if loopback else "require",
-        connect_timeout=10,
-        application_name="airflow-ecs-wizard",
-        options="-c default_transaction_read_only=on" if read_only else None,
-        autocommit=True,
-    )
-
-
-def _inspect(
-    ctx: StepContext,
-    instance: dict[str, Any],
-    connection: psycopg.Connection[Any],
-    admin: str,
-    password: str | None,
-) -> Found:
-    """What exists of the role, the database and the grants (only reads)."""
-    import psycopg
-
-    user, name = ctx.config.database.username, ctx.config.database.database_name
-    row = connection.execute(
-        "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = %s),"
-        " EXISTS (SELECT FROM pg_database WHERE datname = %s)",
-        (user, name),
-    ).fetchone()
-    found = Found(role=bool(row and row[0]), database=bool(row and row[1]))
-    if found.role and found.database:
-        row = connection.execute(  # with several privileges in one call, any one would do
-            "SELECT has_database_privilege(%(user)s, %(name)s, 'CREATE')"
-            " AND has_database_privilege(%(user)s, %(name)s, 'CONNECT')"
-            " AND has_database_privilege(%(user)s, %(name)s, 'TEMPORARY')",
-            {"user": user, "name": name},
-        ).fetchone()
-        found.database_grant = bool(row and row[0])
-        with _connect(ctx, instance, name, admin, read_only=True) as inside:
-            row = inside.execute(
-                "SELECT has_schema_privilege(%(user)s, 'public', 'CREATE')"
-                " AND has_schema_privilege(%(user)s, 'public', 'USAGE')",
-                {"user": user},
-            ).fetchone()
-            found.schema_grant = bool(row and row[0])
-    if found.role and password:
-        try:  # the password in SSM already works: no ALTER ROLE
-            with _connect(
-                ctx, instance, name if found.database else "postgres", password, user=user
-            ):
-                found.password_ok = True
-        except psycopg.OperationalError:
-            found.password_ok = False
-    return found
-
-
-def _sql_actions(ctx: StepContext, found: Found, note: str) -> list[Action]:
-    database = ctx.config.database
-    user, name = database.username, database.database_name
-    role_verb: Verb = "no-op" if found.password_ok else "update" if found.role else "create"
-    role_detail = "password from SSM" if role_verb != "update" else "password reset to SSM's"
-    granted = found.database_grant and found.schema_grant
-    suffix = f" ({note})" if note else ""
-    return [
-        Action(role_verb, "postgres:role", user, role_detail + suffix),
-        Action("no-op" if found.database else "create", "postgres:database", name, "UTF8" + suffix),
-        Action(
-            "no-op" if granted else "create",
-            "postgres:grant",
-            f"{name} to {user}",
-            "ALL on the database and on schema public" + suffix,
-        ),
-    ]

@@ -4,16 +4,15 @@ awslogs) and the task role (Airflow's remote logs in S3, reading dags and plugin
 Created with least-privilege inline policies when the config names none (inline, so they go with
 the role, and because emulators do not load AWS managed policies); otherwise checked, with a
 warning for each permission a given role seems to lack (the operator may manage it elsewhere).
+IAM's policy simulator judges a given role when it can be asked; otherwise the role's documents
+are read and judged by `wizard.steps.iam_policies`.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import re
-import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -22,28 +21,26 @@ from botocore.parsers import ResponseParserError
 from wizard import naming
 from wizard.aws import error_code, is_read
 from wizard.steps.base import Action, Step, StepContext, StepPlan
+from wizard.steps.iam_policies import Document, Need, allows, listed, needs_of, parse_document
 from wizard.taskdefs import LAUNCH_TAG, taskdef_context
 
 Role = Literal["execution", "task"]
-Document = dict[str, Any]
 POLICY_NAME = "airflow-ecs-wizard"
 ECS_TASKS = "ecs-tasks.amazonaws.com"
-SAMPLE = "airflow-ecs-wizard-check"
-"""Stands for `*` in a resource or condition value when a given role is checked."""
-_CONDITIONS = {"StringEquals", "StringLike", "ArnEquals", "ArnLike"}
-
-
-@dataclass(frozen=True)
-class Need:
-    """One permission a role must have: an action on a resource, in a request's context."""
-
-    action: str
-    resource: str
-    context: tuple[tuple[str, str], ...] = ()
 
 
 def parameter_arn(name: str, partition: str, region: str, account_id: str) -> str:
-    """An SSM parameter's ARN: `parameter/NAME`, and `parameter/path/name` for `/path/name`."""
+    """An SSM parameter's ARN: `parameter/NAME`, and `parameter/path/name` for `/path/name`.
+
+    Args:
+        name: The parameter's name, or its ARN (returned as it is).
+        partition: The AWS partition (`aws`, `aws-cn`, ...).
+        region: The parameter's region.
+        account_id: The account that holds it.
+
+    Returns:
+        The ARN IAM policies name the parameter by.
+    """
     if name.startswith("arn:"):
         return name
     return f"arn:{partition}:ssm:{region}:{account_id}:parameter/{name.lstrip('/')}"
@@ -131,86 +128,16 @@ def trust_policy(ctx: StepContext) -> Document:
     )
 
 
-def needs_of(policy: Document) -> list[Need]:
-    """The permissions a policy grants, as checks (each `*` replaced by a sample value)."""
-    needs = []
-    for statement in policy["Statement"]:
-        if statement.get("Sid") == "DecryptParameters":
-            continue  # the AWS managed key's own policy grants it to callers through SSM
-        context = tuple(
-            (key, _listed(values)[0].replace("*", SAMPLE))
-            for block in statement.get("Condition", {}).values()
-            for key, values in block.items()
-        )
-        resources = _listed(statement["Resource"])
-        for resource in resources:
-            if f"{resource}:*" not in resources:  # a log group's `:*` form stands for both
-                sample = resource if resource == "*" else resource.replace("*", SAMPLE)
-                needs += [Need(a, sample, context) for a in _listed(statement["Action"])]
-    return needs
-
-
-def allows(documents: list[Document], need: Need) -> bool:
-    """Whether the documents allow a need: an Allow applies and no Deny does. A condition on a
-    key the need does not name is taken to hold for an Allow and not for a Deny."""
-    allowed = False
-    for statement in (s for d in documents for s in _listed(d.get("Statement", []))):
-        deny = statement.get("Effect") == "Deny"
-        if _applies(statement, need, deny=deny):
-            if deny:
-                return False
-            allowed = True
-    return allowed
-
-
-def _applies(statement: Document, need: Need, *, deny: bool) -> bool:
-    for key, value, fold in (("Action", need.action, True), ("Resource", need.resource, False)):
-        if key in statement:
-            if not any(_glob(p, value, fold) for p in _listed(statement[key])):
-                return False
-        elif any(_glob(p, value, fold) for p in _listed(statement.get(f"Not{key}", []))):
-            return False
-    context = dict(need.context)
-    for operator, block in statement.get("Condition", {}).items():
-        base = operator.split(":")[-1].removesuffix("IfExists")
-        for name, values in block.items():
-            given = context.get(name)
-            if given is None or base not in _CONDITIONS:
-                if deny:
-                    return False
-                continue
-            like = base.endswith("Like")
-            if not any(_glob(v, given, False) if like else v == given for v in _listed(values)):
-                return False
-    return True
-
-
-def _glob(pattern: str, value: str, fold: bool) -> bool:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.IGNORECASE if fold else 0) is not None
-
-
-def _listed(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _document(value: Any) -> Document:
-    """A policy document as a dict (boto3 decodes them; a raw URL-encoded string is parsed)."""
-    if isinstance(value, str):
-        return dict(json.loads(urllib.parse.unquote(value)))
-    return dict(value)
-
-
 def _text(document: Document) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
 def _trusts_ecs(role: Document) -> bool:
     """Whether a role's trust policy lets ECS tasks assume it."""
-    trust = _document(role.get("AssumeRolePolicyDocument", {}))
+    trust = parse_document(role.get("AssumeRolePolicyDocument", {}))
     return any(
         s.get("Effect") == "Allow" and ECS_TASKS in json.dumps(s.get("Principal"))
-        for s in _listed(trust.get("Statement", []))
+        for s in listed(trust.get("Statement", []))
     )
 
 
@@ -344,7 +271,7 @@ def _role(ctx: StepContext, name: str) -> Document | None:
 def _inline(ctx: StepContext, name: str) -> Document | None:
     iam = ctx.aws.client("iam")
     found = _unless_missing(lambda: iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME))
-    return None if found is None else _document(found["PolicyDocument"])
+    return None if found is None else parse_document(found["PolicyDocument"])
 
 
 def _ours(ctx: StepContext, role: Document) -> bool:
@@ -384,11 +311,11 @@ def _documents(ctx: StepContext, name: str) -> list[Document]:
     for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
         for policy in page["PolicyNames"]:
             found = iam.get_role_policy(RoleName=name, PolicyName=policy)
-            documents.append(_document(found["PolicyDocument"]))
+            documents.append(parse_document(found["PolicyDocument"]))
     for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
         for attached in page["AttachedPolicies"]:
             arn = attached["PolicyArn"]
             version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
             found = iam.get_policy_version(PolicyArn=arn, VersionId=version)
-            documents.append(_document(found["PolicyVersion"]["Document"]))
+            documents.append(parse_document(found["PolicyVersion"]["Document"]))
     return documents
