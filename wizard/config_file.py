@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from wizard.airflow_versions import AirflowVersion, component_problems
+from wizard.atomic_file import write_atomically
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput, Problem, ProblemsError
 
@@ -107,19 +107,10 @@ def dump_config(config: LaunchConfig) -> str:
 
 
 def save_config(config: LaunchConfig, path: str | os.PathLike[str]) -> None:
-    """Write the config atomically: a temp file beside it, then a rename."""
+    """Write the config atomically (a reviewable file: readable by all, like any source)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dump_config(config))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomically(target, dump_config(config), mode=0o644)
 
 
 def _write_table(lines: list[str], model: BaseModel, path: tuple[str, ...]) -> None:

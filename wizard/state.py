@@ -12,7 +12,6 @@ import getpass
 import json
 import os
 import socket
-import tempfile
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from wizard.atomic_file import write_atomically
 from wizard.errors import BadInput, WizardError
 
 SCHEMA_VERSION = 1
@@ -107,23 +107,8 @@ def contains_secret(text: str, values: Iterable[str]) -> bool:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text`: a 0600 temp file beside it, fsync, rename, fsync the dir."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)  # mkstemp already makes it 0600: say so, whatever the platform
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # makes the rename itself durable
-    finally:
-        os.close(directory)
+    """Replace `path` with `text`, readable by its owner only."""
+    write_atomically(path, text, mode=0o600)
 
 
 def _parse(path: Path, data: bytes) -> LaunchState:

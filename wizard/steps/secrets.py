@@ -6,11 +6,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from botocore.exceptions import ClientError
-
-from wizard.aws import error_code
 from wizard.fernet import generate_key
 from wizard.steps.base import Action, Step, StepContext, StepPlan
+from wizard.steps.provisioning import registered_secret, store_parameter
 
 MASK = "••••••••"
 
@@ -70,28 +68,13 @@ class SecretsStep(Step):
     def apply(self, ctx: StepContext) -> None:
         plan = self.plan(ctx)
         self.blocked(plan)
-        ssm = ctx.aws.client("ssm")
         makers = self.generated(ctx)
         for action in plan.changes:
             key = next(k for k in makers if ctx.config.secret_name(k) == action.name)
-            value = makers[key]()
-            if ctx.state is not None:
-                ctx.state.register_secret(value)
-            try:
-                ssm.put_parameter(
-                    Name=action.name,
-                    Value=value,
-                    Type="SecureString",
-                    Overwrite=False,
-                    Description=f"airflow-ecs-wizard {ctx.config.name}: {key}",
-                    Tags=ctx.launch_tags,
-                )
-            except ClientError as error:
-                if error_code(error) != "ParameterAlreadyExists":
-                    raise
-                self.adopted(ctx, "ssm:parameter", action.name)  # made meanwhile: keep it
-                continue
-            self.created(ctx, "ssm:parameter", action.name)
+            value = registered_secret(ctx, makers[key]())
+            assert value is not None
+            # one made meanwhile by another run is adopted and kept, never replaced
+            store_parameter(self, ctx, action.name, value, key, replace=False)
         for action in plan.actions:
             if action.verb == "no-op":
                 self.adopted(ctx, "ssm:parameter", action.name)
