@@ -56,7 +56,15 @@ def apply_command(args: argparse.Namespace, config: LaunchConfig) -> int:
             _confirm(console)
         result = apply_launch(launch, only=args.only, on_event=EventPrinter(console))
     if result.ok:
-        _summary(console, launch, state_path)
+        pending = [name for name in GRAPH if name not in launch.state.applied_steps()]
+        if pending:
+            console.print(
+                f"applied {', '.join(result.applied)}; still to apply: {', '.join(pending)} "
+                f"(run apply without --only to continue)",
+                highlight=False,
+            )
+        else:
+            _summary(console, launch, args.config, state_path)
         return EXIT_OK
     for name, error in result.failed.items():
         console.print(f"[bold red]{name} failed[/]: {error}", highlight=False)
@@ -104,7 +112,7 @@ def _confirm(console: Console) -> None:
         raise BadInput("you did not confirm", title="Not applied", hint="Nothing was changed.")
 
 
-def _summary(console: Console, launch: Launch, state_path: Path) -> None:
+def _summary(console: Console, launch: Launch, config_path: Path, state_path: Path) -> None:
     assert launch.state is not None
     config = launch.config
     outputs = launch.state.step("services").outputs
@@ -121,7 +129,8 @@ def _summary(console: Console, launch: Launch, state_path: Path) -> None:
         )
     console.print(f"State: {state_path}")
     console.print(
-        f"Replay headless: airflow-ecs-wizard apply --config CONFIG --state {state_path} --yes",
+        f"Replay headless: airflow-ecs-wizard apply --config {config_path} --state {state_path} "
+        "--yes",
         highlight=False,
     )
 
