@@ -24,12 +24,11 @@ from hypothesis import strategies as st
 from wizard.cfn_template import dump_template, load_template
 from wizard.errors import BadInput
 from wizard.patch_template import (
-    BLOCK_BEGIN,
-    BLOCK_END,
     PatchResult,
     patch_template,
     patch_template_text,
 )
+from wizard.user_data_patch import BLOCK_BEGIN, BLOCK_END
 
 FIXTURES = Path(__file__).parent / "fixtures" / "console"
 CLUSTER = "airflow-prod"
