@@ -20,7 +20,7 @@ from wizard.aws import Aws, error_code
 from wizard.state import Resource, StateFile
 
 DATA_KINDS = frozenset(
-    {"s3:bucket", "s3:object", "ssm:parameter", "rds:db-instance", "ecr:repository"}
+    {"s3:bucket", "s3:object", "ssm:parameter", "rds:instance", "ecr:repository"}
 )
 """Kept unless --delete-data: what the launch's users and their work depend on."""
 
@@ -232,10 +232,10 @@ DELETERS: dict[str, Callable[[Aws, str], None]] = {
     "elasticache:subnet-group": lambda aws, name: _retry_dependency(
         lambda: aws.client("elasticache").delete_cache_subnet_group(CacheSubnetGroupName=name)
     ),
-    "rds:db-subnet-group": lambda aws, name: _retry_dependency(
+    "rds:subnet-group": lambda aws, name: _retry_dependency(
         lambda: aws.client("rds").delete_db_subnet_group(DBSubnetGroupName=name)
     ),
-    "rds:db-instance": _db_instance,
+    "rds:instance": _db_instance,
     "ssm:parameter": lambda aws, name: aws.client("ssm").delete_parameter(Name=name),
     "s3:object": _object,
     "s3:bucket": _bucket,
