@@ -35,9 +35,10 @@ def test_fixture_copy_matches_the_spec() -> None:
     spec = Path(__file__).resolve().parents[2] / "shared" / "spec" / "launch.example.toml"
     if not spec.exists():
         pytest.skip("shared/ is not beside this checkout")
-    assert (Path(__file__).parents[1] / "examples" / "launch.example.toml").read_text() == (
-        spec.read_text()
-    ), "examples/launch.example.toml is stale: copy shared/spec/launch.example.toml"
+    for copy in ("examples/launch.example.toml", "wizard/data/launch.example.toml"):
+        assert (Path(__file__).parents[1] / copy).read_text() == spec.read_text(), (
+            f"{copy} is stale: copy shared/spec/launch.example.toml"
+        )
 
 
 def test_derived_defaults_live_in_the_model(example_path: Path) -> None:

@@ -146,6 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
     destroy.add_argument("--yes", action="store_true", help="delete without asking")
     destroy.add_argument("--delete-data", action="store_true", help="delete the data too")
     destroy.set_defaults(handler=_destroy)
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run an AWS emulator seeded with a sample account, to try the wizard",
+        description="Start the AWS emulator (moto) on a free loopback port, seed it with a "
+        "believable account (VPC, subnets, the RDS instance staging-rds, the ECR repository "
+        "zdp-airflow) and write a launch.toml for it. Runs until Ctrl-C.",
+    )
+    sandbox.add_argument(
+        "--folder", type=Path, help="where its config, state and log go (default: a temp dir)"
+    )
+    sandbox.set_defaults(handler=_sandbox)
     return parser
 
 
@@ -333,6 +345,35 @@ def _destroy(args: argparse.Namespace) -> int:
     from wizard.cli_launch import destroy_command
 
     return destroy_command(args)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    import signal
+    import tempfile
+    import time
+
+    from wizard.sandbox import Sandbox
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the emulator on TERM too
+
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="airflow-ecs-wizard-sandbox-"))
+    running = Sandbox(folder)
+    running.start()
+    exports = " ".join(f"{key}={value}" for key, value in running.environment().items())
+    config, state = running.config_path, folder / "airflow-staging.state.json"
+    print(f"AWS emulator at {running.endpoint}, seeded; config written to {config}")
+    print("In another terminal:")
+    print(f"  export {exports}")
+    print(f"  airflow-ecs-wizard plan  --config {config}")
+    print(f"  airflow-ecs-wizard apply --config {config} --state {state} --yes")
+    print("Ctrl-C stops the emulator (its contents go with it).", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        running.stop()
 
 
 def _patch_argument_problems(args: argparse.Namespace) -> list[Problem]:

@@ -11,9 +11,21 @@ instances with the cluster, as the agent on each instance would.
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
-from wizard.aws import Aws
+from wizard.aws import Aws, AwsSettings
+from wizard.config import LaunchConfig
+from wizard.config_file import save_config
+from wizard.errors import WizardError
 
 IMAGE_TAGS = ("3.3.2", "3.3.1", "2.11.2")
 RDS_INSTANCE = "staging-rds"
@@ -143,3 +155,155 @@ def join_container_instances(aws: Aws, cluster: str, *, minimum: int = 1) -> int
                 cluster=cluster, instanceIdentityDocument=json.dumps({"instanceId": instance})
             )
     return len(instances)
+
+
+GOOGLE_PARAMETERS = (
+    "dataplatform.production.airflow.google_client_id",
+    "dataplatform.production.airflow.google_client_secret",
+)
+AGENT_SECONDS = 1.0
+"""How often the sandbox's stand-in for the ECS agent registers new instances."""
+
+SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
+"""The emulator accepts any credentials: these keep a real account's out of every request."""
+
+
+class Sandbox:
+    """The emulator in a child process (so it never competes with a UI for the GIL), seeded
+    with the account above, and a launch config that points at it.
+
+    Everything lives in `folder`: the emulator's log, `launch.toml`, the state files. Nothing
+    touches the user's AWS configuration.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The emulator's URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        """The launch config written for the seeded account."""
+        return self.folder / "launch.toml"
+
+    def environment(self) -> dict[str, str]:
+        """The variables a wizard process needs to talk to the sandbox (and nothing else)."""
+        return {
+            **SANDBOX_CREDENTIALS,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_REGION": "us-east-1",
+        }
+
+    def start(self, *, timeout: float = 30.0) -> None:
+        """Start the emulator, wait until it answers, seed it and write `launch.toml`."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = _free_port()
+        log = (self.folder / "emulator.log").open("ab")
+        environment = {**os.environ, **self.environment(), "MOTO_ECS_SERVICE_RUNNING": "1"}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "wizard.sandbox", "serve", "--port", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+        deadline = time.monotonic() + timeout
+        while not _answers(self.endpoint):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise WizardError(
+                    f"the AWS emulator did not start (see {self.folder / 'emulator.log'})",
+                    title="Sandbox",
+                    hint="Install the extra: pip install 'airflow-ecs-wizard[sandbox]'.",
+                )
+            time.sleep(0.05)
+        saved = {key: os.environ.get(key) for key in SANDBOX_CREDENTIALS}
+        os.environ.update(SANDBOX_CREDENTIALS)
+        try:
+            aws = Aws(AwsSettings(region="us-east-1", endpoint_url=self.endpoint))
+            seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        save_config(sandbox_config(self.endpoint, seeded), self.config_path)
+
+    def stop(self) -> None:
+        """Stop the emulator; its contents go with it."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._process = None
+
+
+def sandbox_config(endpoint: str, seeded: SeededAccount) -> LaunchConfig:
+    """The example launch, pointed at the seeded account: the wizard creates the roles and the
+    bucket, and prints the database SQL (the emulator's RDS endpoint is no real server)."""
+    example = resources.files("wizard") / "data" / "launch.example.toml"
+    data = tomllib.loads(example.read_text(encoding="utf-8"))
+    data["aws"].update(endpoint_url=endpoint, account_id="123456789012", region="us-east-1")
+    data["network"].update(
+        vpc_id=seeded.vpc_id,
+        subnet_ids=seeded.subnet_ids,
+        public_subnet_ids=seeded.public_subnet_ids,
+        security_group_ids=[],
+    )
+    data["s3"]["create_bucket"] = True
+    data["iam"] = {}
+    data["database"].update(rds_instance_id=seeded.rds_instance_id, run_sql="print")
+    for component in data.get("components", {}).values():
+        component["desired_count"] = 1  # the emulator runs one task per service
+    return LaunchConfig.model_validate(data)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def serve(port: int) -> None:
+    """The child process: the emulator, and a stand-in for the ECS agent of each instance."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}"))
+    parent = os.getppid()
+    try:
+        while os.getppid() == parent:  # the wizard that started it is gone: so is the sandbox
+            time.sleep(AGENT_SECONDS)
+            for arn in aws.client("ecs").list_clusters()["clusterArns"]:
+                join_container_instances(aws, arn.rsplit("/", 1)[-1])
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m wizard.sandbox")
+    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("--port", type=int, required=True)
+    serve(parser.parse_args().port)

@@ -1,0 +1,65 @@
+"""The sandbox as a user meets it headless: the emulator in its own process, seeded, a config
+written for it, and `apply` from the command line running the whole launch to its end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from wizard.config_file import load_config
+from wizard.sandbox import Sandbox
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    running = Sandbox(tmp_path / "sandbox")
+    running.start()
+    yield running
+    running.stop()
+
+
+def _cli(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("AWS_")
+    } | sandbox.environment() | {"COLUMNS": "250"}  # rich wraps at 80 columns otherwise
+    return subprocess.run(
+        [sys.executable, "-m", "wizard.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_a_whole_launch_from_the_command_line(sandbox: Sandbox) -> None:
+    config = load_config(sandbox.config_path)
+    assert config.aws.endpoint_url == sandbox.endpoint
+    assert config.database.rds_instance_id == "staging-rds"
+    state = str(sandbox.folder / "airflow-staging.state.json")
+
+    planned = _cli(sandbox, "plan", "--config", str(sandbox.config_path))
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    assert "create ecs:service airflow-staging-webserver" in planned.stdout
+
+    applied = _cli(
+        sandbox, "apply", "--config", str(sandbox.config_path), "--state", state, "--yes"
+    )
+    output = applied.stdout + applied.stderr
+    assert applied.returncode == 0, output[-4000:]
+    assert "Airflow is up" in output
+    assert "Airflow UI: http://airflow-staging-web-" in output
+    assert "--name dataplatform.staging.airflow.admin_password" in output
+
+    status = _cli(sandbox, "status", "--state", state)
+    assert status.stdout.count("applied") == 12
+    again = _cli(sandbox, "apply", "--config", str(sandbox.config_path), "--state", state, "--yes")
+    assert again.returncode == 0
+    assert "0 change(s) to apply" in again.stdout
