@@ -25,9 +25,11 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 def _cli(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("AWS_")
-    } | sandbox.environment() | {"COLUMNS": "250"}  # rich wraps at 80 columns otherwise
+    environment = (
+        {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+        | sandbox.environment()
+        | {"COLUMNS": "250"}
+    )  # rich wraps at 80 columns otherwise
     return subprocess.run(
         [sys.executable, "-m", "wizard.cli", *args],
         cwd=ROOT,
