@@ -159,3 +159,20 @@ def launch_config(
     for component in ("webserver", "scheduler", "worker", "flower", "triggerer", "dag_processor"):
         changes[f"components.{component}.desired_count"] = 1
     return LaunchConfig.model_validate(with_changes(example_data, changes))
+
+
+def launch_state(tmp_path: Path, config: LaunchConfig, **network_outputs: Any) -> Any:
+    """A new state file for `config` in `tmp_path` (account 123456789012); `network_outputs`,
+    when given, are recorded as if the network step had run."""
+    from wizard.state import StateFile
+
+    state = StateFile.create(
+        tmp_path / f"{config.name}.state.json",
+        launch=config.name,
+        account_id="123456789012",
+        region=config.aws.region,
+        config_digest="test",
+    )
+    if network_outputs:
+        state.set_outputs("network", **network_outputs)
+    return state

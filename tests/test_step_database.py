@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.conftest import launch_state
 from tests.services import free_port
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
@@ -65,15 +66,11 @@ def _network(endpoint: str) -> dict[str, Any]:
 
 
 def _state(tmp_path: Path, config: LaunchConfig, network: dict[str, Any]) -> StateFile:
-    state = StateFile.create(
-        tmp_path / f"{config.name}.state.json",
-        launch=config.name,
-        account_id=ACCOUNT,
-        region=config.aws.region,
-        config_digest="test",
-    )
-    state.set_outputs(
-        "network", vpc_id=network["vpc_id"], instance_security_group_id=network["instance_group"]
+    state: StateFile = launch_state(
+        tmp_path,
+        config,
+        vpc_id=network["vpc_id"],
+        instance_security_group_id=network["instance_group"],
     )
     return state
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import launch_state
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.errors import WizardError
@@ -59,13 +60,8 @@ def _context(
 
 
 def _state(tmp_path: Path, config: LaunchConfig) -> StateFile:
-    return StateFile.create(
-        tmp_path / f"{config.name}.state.json",
-        launch=config.name,
-        account_id=ACCOUNT,
-        region=config.aws.region,
-        config_digest="test",
-    )
+    state: StateFile = launch_state(tmp_path, config)
+    return state
 
 
 @pytest.fixture

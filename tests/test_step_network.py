@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import launch_state
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.errors import WizardError
@@ -66,13 +67,8 @@ def _context(
 
 
 def _state(tmp_path: Path, config: LaunchConfig) -> StateFile:
-    return StateFile.create(
-        tmp_path / f"{config.name}.state.json",
-        launch=config.name,
-        account_id=ACCOUNT,
-        region=REGION,
-        config_digest="test",
-    )
+    state: StateFile = launch_state(tmp_path, config)
+    return state
 
 
 def _seed(endpoint: str) -> Seeded:

@@ -3,17 +3,18 @@ recorder, read-only plans, adoption after an interrupted run."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import launch_state
 from wizard.aws import Aws, AwsSettings, ReadOnlyViolation
 from wizard.config import LaunchConfig
 from wizard.errors import WizardError
 from wizard.render import render_artifacts
+from wizard.sandbox import push_image
 from wizard.state import StateFile, contains_secret
 from wizard.steps import STEPS
 from wizard.steps.base import StepContext
@@ -39,19 +40,8 @@ def _context(
 
 
 def _push_image(ctx: StepContext, repository: str, tag: str) -> None:
-    ecr = ctx.aws.client("ecr")
-    ecr.create_repository(repositoryName=repository)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": 7023,
-            "digest": "sha256:" + "a" * 64,
-        },
-        "layers": [],
-    }
-    ecr.put_image(repositoryName=repository, imageTag=tag, imageManifest=json.dumps(manifest))
+    ctx.aws.client("ecr").create_repository(repositoryName=repository)
+    push_image(ctx.aws, repository, tag, digest="sha256:" + "a" * 64)
 
 
 def _seed_google_login(ctx: StepContext) -> None:
@@ -70,13 +60,8 @@ def _apply_all(ctx: StepContext) -> None:
 
 
 def _state(tmp_path: Path, config: LaunchConfig) -> StateFile:
-    return StateFile.create(
-        tmp_path / f"{config.name}.state.json",
-        launch=config.name,
-        account_id=ACCOUNT,
-        region=config.aws.region,
-        config_digest="test",
-    )
+    state: StateFile = launch_state(tmp_path, config)
+    return state
 
 
 def test_apply_creates_the_layout_and_a_second_apply_changes_nothing(

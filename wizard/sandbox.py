@@ -105,20 +105,27 @@ def _subnet(aws: Aws, vpc: str, cidr: str, zone: str, name: str) -> str:
 
 
 def _push_images(aws: Aws) -> None:
-    ecr = aws.client("ecr")
-    ecr.create_repository(repositoryName=REPOSITORY)
+    aws.client("ecr").create_repository(repositoryName=REPOSITORY)
     for index, tag in enumerate(IMAGE_TAGS):
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 7023,
-                "digest": f"sha256:{index:064x}",
-            },
-            "layers": [],
-        }
-        ecr.put_image(repositoryName=REPOSITORY, imageTag=tag, imageManifest=json.dumps(manifest))
+        push_image(aws, REPOSITORY, tag, digest=f"sha256:{index:064x}")
+
+
+def push_image(aws: Aws, repository: str, tag: str, *, digest: str) -> None:
+    """Put an image manifest under `tag`, as `docker push` would (the emulator keeps only
+    manifests; `digest` names the image's config blob and so tells images apart)."""
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 7023,
+            "digest": digest,
+        },
+        "layers": [],
+    }
+    aws.client("ecr").put_image(
+        repositoryName=repository, imageTag=tag, imageManifest=json.dumps(manifest)
+    )
 
 
 def join_container_instances(aws: Aws, cluster: str, *, minimum: int = 1) -> int:
