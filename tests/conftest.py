@@ -176,3 +176,23 @@ def launch_state(tmp_path: Path, config: LaunchConfig, **network_outputs: Any) -
     if network_outputs:
         state.set_outputs("network", **network_outputs)
     return state
+
+
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 600
+) -> Any:
+    """Run `airflow-ecs-wizard ARGS` in a fresh interpreter from the checkout, as a user would;
+    the completed process (exit code, stdout, stderr) for the test to read."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "wizard.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 from wizard import __version__
 from wizard.cli import main
 
@@ -16,14 +16,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "console"
 
 
 def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wizard.cli", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        cwd=ROOT,
-        check=False,
-    )
+    result: subprocess.CompletedProcess[str] = run_cli(*args, stdin=stdin)
+    return result
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:

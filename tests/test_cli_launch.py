@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
@@ -19,14 +19,8 @@ from wizard.state import StateFile
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wizard.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    result: subprocess.CompletedProcess[str] = run_cli(*args, timeout=120)
+    return result
 
 
 @pytest.fixture

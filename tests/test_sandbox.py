@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import run_cli
 from wizard.config_file import load_config
 from wizard.sandbox import Sandbox
 
@@ -30,15 +29,8 @@ def _cli(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
         | sandbox.environment()
         | {"COLUMNS": "250"}
     )  # rich wraps at 80 columns otherwise
-    return subprocess.run(
-        [sys.executable, "-m", "wizard.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=600,
-        check=False,
-    )
+    result: subprocess.CompletedProcess[str] = run_cli(*args, env=environment)
+    return result
 
 
 def test_a_whole_launch_from_the_command_line(sandbox: Sandbox) -> None:
