@@ -48,47 +48,29 @@ class TaskDefinitionsStep(Step):
 
     def plan(self, ctx: StepContext) -> StepPlan:
         plan = StepPlan(self.name)
-        for component, document in self.rendered(ctx).items():
-            text = json.dumps(document, indent=2) + "\n"
-            plan.artifacts[f"taskdef-{component}.json"] = text
-            family = document["family"]
-            current = self._latest(ctx, family)
-            if current is None:
-                plan.actions.append(Action("create", "ecs:task-definition", family, "revision 1"))
-                continue
-            have = json.dumps(normalised(current, document), indent=2) + "\n"
-            if have == text:
-                detail = f"revision {current['revision']} is current"
-                plan.actions.append(Action("no-op", "ecs:task-definition", family, detail))
-                continue
-            diff = "".join(
-                difflib.unified_diff(
-                    have.splitlines(keepends=True),
-                    text.splitlines(keepends=True),
-                    fromfile=f"{family}:{current['revision']} (registered)",
-                    tofile=f"taskdef-{component}.json (rendered)",
-                )
-            )
-            detail = f"revision {current['revision'] + 1}"
-            plan.actions.append(Action("update", "ecs:task-definition", family, detail, diff))
+        for component, document, current in self._assess(ctx):
+            plan.artifacts[f"taskdef-{component}.json"] = _text(document)
+            plan.actions.append(_action(component, document, current))
         return plan
 
     def apply(self, ctx: StepContext) -> None:
-        plan = self.plan(ctx)
-        documents = self.rendered(ctx)
         ecs = ctx.aws.client("ecs")
         revisions: dict[str, str] = {}
-        for component, document in documents.items():
-            action = next(a for a in plan.actions if a.name == document["family"])
-            if action.verb == "no-op":
-                current = self._latest(ctx, document["family"])
-                assert current is not None
+        for component, document, current in self._assess(ctx):
+            if current is not None and _action(component, document, current).verb == "no-op":
                 revisions[component] = current["taskDefinitionArn"]
                 continue
             arn = ecs.register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"]
             self.created(ctx, "ecs:task-definition", arn)
             revisions[component] = arn
         self.set_outputs(ctx, **revisions)
+
+    def _assess(self, ctx: StepContext) -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+        """Each component's rendered definition and the latest active one AWS holds."""
+        return [
+            (component, document, self._latest(ctx, document["family"]))
+            for component, document in self.rendered(ctx).items()
+        ]
 
     @staticmethod
     def _latest(ctx: StepContext, family: str) -> dict[str, Any] | None:
@@ -103,3 +85,30 @@ class TaskDefinitionsStep(Step):
         definition = dict(found["taskDefinition"])
         definition["tags"] = found.get("tags", [])  # returned beside the definition, not in it
         return definition if definition.get("status") == "ACTIVE" else None
+
+
+def _text(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _action(component: str, document: dict[str, Any], current: dict[str, Any] | None) -> Action:
+    """Create, update (with a diff against the registered revision) or leave alone."""
+    family = document["family"]
+    if current is None:
+        return Action("create", "ecs:task-definition", family, "revision 1")
+    have, want = _text(normalised(current, document)), _text(document)
+    if have == want:
+        return Action(
+            "no-op", "ecs:task-definition", family, f"revision {current['revision']} is current"
+        )
+    diff = "".join(
+        difflib.unified_diff(
+            have.splitlines(keepends=True),
+            want.splitlines(keepends=True),
+            fromfile=f"{family}:{current['revision']} (registered)",
+            tofile=f"taskdef-{component}.json (rendered)",
+        )
+    )
+    return Action(
+        "update", "ecs:task-definition", family, f"revision {current['revision'] + 1}", diff
+    )
