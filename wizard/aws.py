@@ -12,6 +12,7 @@ botocore's standard mode. Two hooks sit on the session itself, so no code path c
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,8 @@ class AwsSettings:
     region: str = ""
     profile: str = ""
     endpoint_url: str = ""
+    wait_scale: float = 1.0
+    """Multiplies every pause between polls: 1 for AWS; small for an emulator that is instant."""
 
 
 class CallRecorder:
@@ -129,6 +132,14 @@ class Aws:
                     config=_client_config(),
                 )
             return self._clients[service]
+
+    def pause(self, seconds: float) -> None:
+        """Sleep between two polls of something AWS is creating (scaled by `wait_scale`)."""
+        time.sleep(seconds * self.settings.wait_scale)
+
+    def delay(self, seconds: float) -> float:
+        """A botocore waiter's `Delay`, scaled like `pause`."""
+        return seconds * self.settings.wait_scale
 
     def register(self, event: str, handler: Any) -> None:
         """Add a botocore event handler to every client of this session (tests inject faults)."""

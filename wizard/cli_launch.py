@@ -113,26 +113,21 @@ def _confirm(console: Console) -> None:
 
 
 def _summary(console: Console, launch: Launch, config_path: Path, state_path: Path) -> None:
+    from wizard.summary import summarize
+
     assert launch.state is not None
-    config = launch.config
-    outputs = launch.state.step("services").outputs
+    summary = summarize(launch.config, launch.state, config_path=config_path, state_path=state_path)
     console.rule("[green]Airflow is up[/]")
-    if outputs.get("web_url"):
-        console.print(f"Airflow UI: {outputs['web_url']}")
-    if config.airflow.admin_user:
-        parameter = config.secret_name("admin_password")
+    if summary.web_url:
+        console.print(f"Airflow UI: {summary.web_url}")
+    if summary.password_command:
         console.print(
-            f"Log in as {config.airflow.admin_username}; the password is in SSM:\n"
-            f"  aws ssm get-parameter --with-decryption --region {launch.aws.region} "
-            f"--name {parameter} --query Parameter.Value --output text",
+            f"Log in as {summary.admin_username}; the password is in SSM:\n"
+            f"  {summary.password_command}",
             highlight=False,
         )
     console.print(f"State: {state_path}")
-    console.print(
-        f"Replay headless: airflow-ecs-wizard apply --config {config_path} --state {state_path} "
-        "--yes",
-        highlight=False,
-    )
+    console.print(f"Replay headless: {summary.replay_command}", highlight=False)
 
 
 def destroy_command(args: argparse.Namespace) -> int:

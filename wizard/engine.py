@@ -8,7 +8,8 @@ call. With `only`, the named steps run and their dependencies must be applied al
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +50,30 @@ def config_digest(config: LaunchConfig) -> str:
     return hashlib.sha256(dump_config(config).encode()).hexdigest()
 
 
+WAIT_SCALE_VARIABLE = "AIRFLOW_ECS_WIZARD_WAIT_SCALE"
+"""Set by the sandbox: the emulator creates everything at once, so polls need not wait long."""
+
+
 def settings_of(config: LaunchConfig) -> AwsSettings:
-    """Where the config says to connect."""
+    """Where the config says to connect (and how long to pause between polls)."""
     return AwsSettings(
-        region=config.aws.region, profile=config.aws.profile, endpoint_url=config.aws.endpoint_url
+        region=config.aws.region,
+        profile=config.aws.profile,
+        endpoint_url=config.aws.endpoint_url,
+        wait_scale=_wait_scale(),
     )
+
+
+def _wait_scale() -> float:
+    text = os.environ.get(WAIT_SCALE_VARIABLE, "")
+    try:
+        return min(max(float(text), 0.0), 1.0) if text else 1.0
+    except ValueError:
+        raise BadInput(
+            f"{WAIT_SCALE_VARIABLE}={text!r} is not a number",
+            title="Bad environment",
+            hint="Set it to a number from 0 to 1 (the sandbox uses 0.02), or unset it.",
+        ) from None
 
 
 def connect(
@@ -99,10 +119,34 @@ def plan_launch(launch: Launch, steps: Iterable[str] | None = None) -> dict[str,
     return {name: STEPS[name].plan(launch.context()) for name in names}
 
 
+class PlanChanged(WizardError):
+    """What a step would do is no longer what the user confirmed: show the preview again."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(
+            f"What {step} would do changed since its preview was confirmed "
+            "(AWS or an earlier step changed it).",
+            title="The plan changed",
+            hint="Look at the preview again and confirm it; nothing was applied.",
+        )
+        self.step = step
+
+
 def apply_launch(
-    launch: Launch, *, only: Iterable[str] | None = None, on_event: EventSink | None = None
+    launch: Launch,
+    *,
+    only: Iterable[str] | None = None,
+    on_event: EventSink | None = None,
+    confirmed: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Apply the launch's steps in parallel where independent, recording progress in state.
+
+    Args:
+        launch: the connected launch, with its state.
+        only: apply just these steps (their dependencies must have applied).
+        on_event: receives the runner's events (from worker threads).
+        confirmed: the digest of each step's plan as the user confirmed it; a step whose plan
+            now differs fails with `PlanChanged` before it changes anything.
 
     Raises:
         BadInput: `only` names an unknown step, or a step whose dependencies have not applied.
@@ -135,6 +179,8 @@ def apply_launch(
         state.start_step(name)
         try:
             plan = step.plan(context)
+            if confirmed is not None and confirmed.get(name) != plan.digest():
+                raise PlanChanged(name)
             step.apply(context)
         except BaseException as error:
             state.fail_step(name, str(error))

@@ -356,6 +356,10 @@ class StateFile:
             step, status="applied", finished_at=utc_now(), error="", preview_digest=preview_digest
         )
 
+    def mark_previewed(self, step: str, preview_digest: str) -> None:
+        """Keep the digest of the plan the user confirmed (its status does not change)."""
+        self._update(step, preview_digest=preview_digest)
+
     def fail_step(self, step: str, error: str) -> None:
         """Mark a step failed with its error; its outputs and resources stay."""
         self._update(step, status="failed", finished_at=utc_now(), error=error)

@@ -243,7 +243,7 @@ class ClusterStep(Step):
                     title="Cluster stack failed",
                     hint=hint,
                 )
-            time.sleep(POLL_SECONDS)
+            ctx.aws.pause(POLL_SECONDS)
 
     def _stack(self, ctx: StepContext) -> dict[str, Any] | None:
         try:

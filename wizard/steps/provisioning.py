@@ -252,7 +252,7 @@ def wait_until_available(
                     hint="AWS keeps creating it: run apply again later to wait for it.",
                 ) from error
             ctx.progress(f"{what}: {status} ({elapsed:.0f} s)")
-            time.sleep(poll_seconds)
+            ctx.aws.pause(poll_seconds)
         else:
             ctx.progress(f"{what}: available ({time.monotonic() - started:.0f} s)")
             return

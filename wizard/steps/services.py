@@ -171,7 +171,7 @@ class ServicesStep(Step):
                     title="Service Connect namespace",
                     hint="Check the servicediscovery quotas and permissions, then apply again.",
                 )
-            time.sleep(POLL_SECONDS / 5)
+            ctx.aws.pause(POLL_SECONDS / 5)
         namespace_id = status["Targets"]["NAMESPACE"]
         arn = discovery.get_namespace(Id=namespace_id)["Namespace"]["Arn"]
         self.created(ctx, "servicediscovery:namespace", str(arn))
@@ -195,7 +195,7 @@ class ServicesStep(Step):
                     hint=NO_INSTANCES_HINT,
                 )
             ctx.progress("waiting for container instances to join the cluster")
-            time.sleep(POLL_SECONDS)
+            ctx.aws.pause(POLL_SECONDS)
 
     def _needs_migration(self, ctx: StepContext) -> bool:
         done = ctx.outputs(self.name)
@@ -222,7 +222,7 @@ class ServicesStep(Step):
         ecs.get_waiter("tasks_stopped").wait(
             cluster=cluster,
             tasks=[task["taskArn"]],
-            WaiterConfig={"Delay": WAITER_DELAY, "MaxAttempts": 180},
+            WaiterConfig={"Delay": ctx.aws.delay(WAITER_DELAY), "MaxAttempts": 180},
         )
         stopped = ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"][0]
         codes = [c.get("exitCode") for c in stopped.get("containers", [])]
@@ -255,7 +255,7 @@ class ServicesStep(Step):
             ecs.get_waiter("services_stable").wait(
                 cluster=ctx.config.cluster_name,
                 services=names[start : start + 10],
-                WaiterConfig={"Delay": WAITER_DELAY, "MaxAttempts": 120},
+                WaiterConfig={"Delay": ctx.aws.delay(WAITER_DELAY), "MaxAttempts": 120},
             )
 
     def _services(self, ctx: StepContext) -> dict[str, Any]:
