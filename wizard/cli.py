@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wizard import __version__
-from wizard.errors import BadInput, Problem, ProblemsError, WizardError
+from wizard.errors import BadInput, Problem, ProblemsError, WizardError, as_wizard_error
 
 if TYPE_CHECKING:
     from wizard.config import LaunchConfig
@@ -51,6 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    tui = parser.add_argument_group("the wizard (with no COMMAND)")
+    tui.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run against an embedded AWS emulator seeded with a sample account (no AWS account)",
+    )
+    tui.add_argument(
+        "--dry-run", action="store_true", help="walk every step and preview; change nothing"
+    )
+    tui.add_argument("--state", type=Path, help="resume the launch of this state file")
+    tui.add_argument("--config", type=Path, help="open this launch.toml")
+    tui.add_argument(
+        "--folder", type=Path, help="where launches are kept (default: the user data folder)"
+    )
+    parser.set_defaults(handler=_wizard)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     render = commands.add_parser(
@@ -147,6 +162,24 @@ def build_parser() -> argparse.ArgumentParser:
     destroy.add_argument("--delete-data", action="store_true", help="delete the data too")
     destroy.set_defaults(handler=_destroy)
 
+    init = commands.add_parser(
+        "init",
+        parents=[aws],
+        help="write a launch.toml by answering questions (--plain: no full-screen UI)",
+        description="Ask each step's questions (choices from the account where AWS answers), "
+        "show each preview, and write launch.toml after you confirm. --plain uses simple "
+        "prompts instead of the full-screen wizard.",
+    )
+    init.add_argument("--plain", action="store_true", help="simple prompts, no full-screen UI")
+    init.add_argument("--config", type=Path, default=Path("launch.toml"), help="the file to write")
+    init.add_argument(
+        "--from",
+        dest="start_from",
+        type=Path,
+        help="start from this config (default: the documented example)",
+    )
+    init.set_defaults(handler=_init)
+
     sandbox = commands.add_parser(
         "sandbox",
         help="run an AWS emulator seeded with a sample account, to try the wizard",
@@ -167,10 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in args_list
     try:
         args = build_parser().parse_args(args_list)
-        handler: Command | None = getattr(args, "handler", None)
-        if handler is None:
-            build_parser().print_help()
-            return EXIT_OK
+        handler: Command = args.handler
         return handler(args)
     except WizardError as error:
         if debug:
@@ -187,25 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        _report(_unexpected(error))
+        _report(as_wizard_error(error))
         return EXIT_FAILED
-
-
-def _unexpected(error: Exception) -> WizardError:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        code = response["Error"].get("Code", "")
-        return WizardError(
-            str(error),
-            title=f"AWS refused: {code}",
-            hint="Check the credentials' permissions and the config; any state is saved, so "
-            "run the command again when it is fixed (--debug shows the traceback).",
-        )
-    return WizardError(
-        f"{type(error).__name__}: {error}",
-        title="Unexpected error",
-        hint="Run again with --debug for the traceback, and report it if it looks like a bug.",
-    )
 
 
 def _report(error: WizardError) -> None:
@@ -374,6 +387,29 @@ def _sandbox(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         running.stop()
+
+
+def _wizard(args: argparse.Namespace) -> int:
+    """The full-screen wizard (imported only now: the headless commands never load Textual)."""
+    from screens.app import run_wizard
+
+    return run_wizard(
+        sandbox=args.sandbox,
+        dry_run=args.dry_run,
+        state=args.state,
+        config=args.config,
+        folder=args.folder,
+    )
+
+
+def _init(args: argparse.Namespace) -> int:
+    if args.plain:
+        from wizard.prompts import run_plain
+
+        return run_plain(args)
+    from screens.app import run_wizard
+
+    return run_wizard(config=args.start_from, folder=args.config.parent.resolve())
 
 
 def _patch_argument_problems(args: argparse.Namespace) -> list[Problem]:

@@ -55,3 +55,24 @@ class ProblemsError(BadInput):
             title=title,
             hint="Fix the fields named above and run the command again; nothing was changed.",
         )
+
+
+def as_wizard_error(error: BaseException) -> WizardError:
+    """Any failure as the project's error: an AWS refusal with its code, anything else as
+    unexpected (the traceback is for --debug)."""
+    if isinstance(error, WizardError):
+        return error
+    response = getattr(error, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        code = response["Error"].get("Code", "")
+        return WizardError(
+            str(error),
+            title=f"AWS refused: {code}",
+            hint="Check the credentials' permissions and the config; any state is saved, so "
+            "run the command again when it is fixed (--debug shows the traceback).",
+        )
+    return WizardError(
+        f"{type(error).__name__}: {error}",
+        title="Unexpected error",
+        hint="Run again with --debug for the traceback, and report it if it looks like a bug.",
+    )

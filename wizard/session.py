@@ -282,11 +282,11 @@ class WizardSession:
     def first_open_step(self) -> str:
         """Where a resumed launch continues: the first step that has not applied."""
         applied = set(self.applied())
-        return next((name for name in order(GRAPH) if name not in applied), order(GRAPH)[-1])
+        return next((name for name in STEPS if name not in applied), list(STEPS)[-1])
 
     def next_step(self, after: str) -> str | None:
         """The step the walk goes to after `after` (None at the end)."""
-        steps = order(GRAPH)
+        steps = list(STEPS)  # the runbook's order, which respects the dependencies
         index = steps.index(after)
         return steps[index + 1] if index + 1 < len(steps) else None
 

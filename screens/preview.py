@@ -1,0 +1,116 @@
+"""The preview of one step: what it would create, change or leave alone, and every file.
+
+Actions come first (create / update / no change / check), then what blocks the step (problems,
+linter findings) and warnings; each rendered artifact and each diff against what exists has a
+tab with syntax highlighting. Secret values never reach this widget: the plan masks them.
+"""
+
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import LoadingIndicator, Static, TabbedContent, TabPane
+
+from wizard.session import Preview
+
+VERB_STYLES = {
+    "create": "$success",
+    "update": "$warning",
+    "no-op": "$text-muted",
+    "check": "$accent",
+}
+LEXERS = (
+    (".sh", "bash"),
+    (".json", "json"),
+    (".sql", "sql"),
+    (".diff", "diff"),
+    (".toml", "toml"),
+)
+
+
+def lexer_for(name: str) -> str:
+    """The highlighting for an artifact's file name."""
+    return next((lexer for suffix, lexer in LEXERS if name.endswith(suffix)), "text")
+
+
+def actions_content(preview: Preview) -> Content:
+    """The plan as lines of text: actions by verb, then problems and warnings."""
+    plan = preview.plan
+    lines: list[Content] = []
+    for action in plan.actions:
+        style = VERB_STYLES.get(action.verb, "")
+        verb = "no change" if action.verb == "no-op" else action.verb
+        detail = f" ({action.detail})" if action.detail else ""
+        lines.append(
+            Content.assemble(
+                (f"{verb:9}", f"bold {style}"), f" {action.kind} {action.name}{detail}"
+            )
+        )
+    if not plan.actions:
+        lines.append(Content("nothing to create or change"))
+    for problem in [*plan.problems, *preview.lint_problems]:
+        lines.append(Content.assemble(("problem  ", "bold $error"), problem))
+    for warning in plan.warnings:
+        lines.append(Content.assemble(("warning  ", "bold $warning"), warning))
+    return Content("\n").join(lines)
+
+
+class PreviewPane(Vertical):
+    """A step's preview; `show(preview)` replaces it, `planning()` waits for the next one."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Press Preview to see what this step will do.", id="preview-status")
+        yield LoadingIndicator(id="preview-loading")
+        yield TabbedContent(id="preview-tabs")
+
+    def on_mount(self) -> None:
+        self.query_one("#preview-loading").display = False
+
+    def planning(self) -> None:
+        """A preview is being made."""
+        self.query_one("#preview-loading").display = True
+        self.query_one("#preview-status", Static).update("Planning against the account…")
+
+    def stale(self) -> None:
+        """The form changed since this preview: it must be made again before confirming."""
+        self.query_one("#preview-status", Static).update(
+            "The form changed: press Preview again before you confirm."
+        )
+        self.add_class("-stale")
+
+    async def show(self, preview: Preview) -> None:
+        """Show a step's preview: the actions tab first, then each artifact and diff."""
+        self.remove_class("-stale")
+        self.query_one("#preview-loading").display = False
+        plan = preview.plan
+        changes = len(plan.changes)
+        if preview.blocked:
+            status = "Blocked: fix the problems below, then preview again."
+        elif changes:
+            status = f"{changes} change(s) to apply. Confirm to apply them."
+        else:
+            status = "Nothing to change: confirm to go on."
+        self.query_one("#preview-status", Static).update(status)
+        self.set_class(preview.blocked, "-blocked")
+        tabs = self.query_one("#preview-tabs", TabbedContent)
+        await tabs.clear_panes()
+        panes = [
+            TabPane("Actions", VerticalScroll(Static(actions_content(preview))), id="tab-actions")
+        ]
+        for index, action in enumerate(a for a in plan.actions if a.diff):
+            panes.append(
+                TabPane(f"diff {action.name}", _code(action.diff, "diff"), id=f"tab-diff-{index}")
+            )
+        for index, (name, text) in enumerate(plan.artifacts.items()):
+            panes.append(TabPane(name, _code(text, lexer_for(name)), id=f"tab-file-{index}"))
+        await tabs.add_pane(panes[0])
+        for pane in panes[1:]:
+            await tabs.add_pane(pane)
+        tabs.active = "tab-actions"
+
+
+def _code(text: str, lexer: str) -> VerticalScroll:
+    syntax = Syntax(text, lexer, line_numbers=True, word_wrap=False, theme="ansi_dark")
+    return VerticalScroll(Static(syntax), classes="code")

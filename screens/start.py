@@ -1,0 +1,226 @@
+"""The first screen: start a new launch, resume one, or open a config file.
+
+It lists the launches kept in the launches folder with their progress, and the runbook's
+checklist (every step, with its status for the selected launch), so a new user sees at once
+what the wizard will walk them through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
+
+from screens.widgets import DryRunBanner, StepList
+from wizard.errors import WizardError
+from wizard.launches import KnownLaunch, find_launches, launch_for_state, statuses_of
+
+if TYPE_CHECKING:
+    from screens.app import WizardApp
+    from wizard.config import LaunchConfig
+    from wizard.session import WizardSession
+
+INTRO = (
+    "Launch Apache Airflow on ECS, one checklist item at a time: fill in a form, preview "
+    "exactly what will be created or changed, confirm, go on. Stop at any time; the launch "
+    "resumes where it stopped."
+)
+
+
+class StartScreen(Screen[None]):
+    """New launch, resume, or open a config; with the checklist of steps."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new_launch", "New launch"),
+        Binding("r", "resume", "Resume"),
+        Binding("o", "open_config", "Open config"),
+    ]
+    COMMANDS_HELP: ClassVar[dict[str, str]] = {
+        "new_launch": "Start a new launch",
+        "resume": "Resume the selected launch",
+        "open_config": "Open a launch.toml",
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.launches: list[KnownLaunch] = []
+
+    @property
+    def wizard(self) -> WizardApp:
+        return cast("WizardApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DryRunBanner()
+        yield Static(INTRO, id="intro")
+        yield Static("", id="sandbox-status")
+        with Horizontal(id="start-body"):
+            with Vertical(id="launches-pane"):
+                yield Label("Launches", classes="pane-title")
+                yield DataTable(id="launches", cursor_type="row", zebra_stripes=True)
+                with Horizontal(id="start-buttons"):
+                    yield Button("New launch", id="new", variant="primary")
+                    yield Button("Resume", id="resume")
+                    yield Button("Open config…", id="open")
+                yield Input(
+                    placeholder="path of a launch.toml, then Enter",
+                    id="config-path",
+                    classes="-hidden",
+                )
+            with Vertical(id="checklist-pane"):
+                yield Label("The runbook's checklist", classes="pane-title")
+                yield StepList(with_status=True, id="checklist")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#launches", DataTable)
+        table.add_columns("launch", "progress", "region", "kept in")
+        options = self.wizard.options
+        if options.sandbox:
+            self.query_one("#sandbox-status", Static).update(
+                "Starting the sandbox: an AWS emulator seeded with a sample account…"
+            )
+            self.query_one("#new", Button).disabled = True
+        else:
+            self.query_one("#sandbox-status", Static).display = False
+        self.refresh_launches()
+        if options.state is not None:
+            self.call_after_refresh(self._open_state, options.state)
+        elif options.config is not None:
+            self.call_after_refresh(self._open_config, options.config)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_launches()
+
+    def sandbox_ready(self) -> None:
+        """The emulator is up: list its launches and allow a new one."""
+        self.query_one("#sandbox-status", Static).update(
+            f"Sandbox ready: an emulated AWS account (no real AWS is touched). "
+            f"Launches are kept in {self.wizard.folder}."
+        )
+        self.query_one("#new", Button).disabled = False
+        self.refresh_launches()
+        if not self.launches:
+            self.query_one("#new", Button).focus()
+
+    def refresh_launches(self) -> None:
+        """List the launches in the folder, most recent first."""
+        self.launches = find_launches(self.wizard.folder)
+        table = self.query_one("#launches", DataTable)
+        table.clear()
+        for known in self.launches:
+            table.add_row(
+                known.name, known.progress, known.region or "-", str(known.config_path.parent)
+            )
+        self.query_one("#resume", Button).disabled = not self.launches
+        self._show_checklist(0)
+
+    @on(DataTable.RowHighlighted, "#launches")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_checklist(event.cursor_row)
+
+    @on(DataTable.RowSelected, "#launches")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_resume()
+
+    def _show_checklist(self, row: int) -> None:
+        checklist = self.query_one("#checklist", StepList)
+        if 0 <= row < len(self.launches):
+            checklist.show(self.launches[row].statuses)
+        else:
+            checklist.show(statuses_of(None))
+
+    @on(Button.Pressed, "#new")
+    def action_new_launch(self) -> None:
+        if self.query_one("#new", Button).disabled:
+            return
+        from wizard.session import WizardSession
+
+        config = self._starting_config()
+        config = config.model_copy(update={"name": self._free_name(config.name)})
+        self._start(
+            WizardSession.new(config, self.wizard.folder, dry_run=self.wizard.options.dry_run)
+        )
+
+    @on(Button.Pressed, "#resume")
+    def action_resume(self) -> None:
+        table = self.query_one("#launches", DataTable)
+        if not self.launches:
+            return
+        from wizard.session import WizardSession
+
+        known = self.launches[min(table.cursor_row, len(self.launches) - 1)]
+        self._guarded(lambda: WizardSession.resume(known, dry_run=self.wizard.options.dry_run))
+
+    @on(Button.Pressed, "#open")
+    def action_open_config(self) -> None:
+        field = self.query_one("#config-path", Input)
+        field.remove_class("-hidden")
+        field.focus()
+
+    @on(Input.Submitted, "#config-path")
+    def _config_path_given(self, event: Input.Submitted) -> None:
+        self._open_config(Path(event.value).expanduser())
+
+    def _open_config(self, path: Path) -> None:
+        from wizard.config_file import load_config
+        from wizard.session import WizardSession
+
+        self._guarded(
+            lambda: WizardSession(
+                load_config(path), path.resolve(), dry_run=self.wizard.options.dry_run
+            )
+        )
+
+    def _open_state(self, path: Path) -> None:
+        from wizard.session import WizardSession
+
+        self._guarded(
+            lambda: WizardSession.resume(
+                launch_for_state(path), dry_run=self.wizard.options.dry_run
+            )
+        )
+
+    def _guarded(self, make: Callable[[], WizardSession]) -> None:
+        try:
+            session = make()
+        except WizardError as error:
+            self.wizard.show_error(error)
+            return
+        self._start(session)
+
+    def _start(self, session: WizardSession) -> None:
+        from screens.launch import LaunchScreen
+
+        self.app.push_screen(LaunchScreen(session))
+
+    def _starting_config(self) -> LaunchConfig:
+        from wizard.config_file import load_config
+
+        if self.wizard.sandbox_config is not None:
+            return load_config(self.wizard.sandbox_config)
+        return load_config(_example_path())
+
+    def _free_name(self, name: str) -> str:
+        taken = {known.name for known in self.launches} | {
+            path.stem for path in self.wizard.folder.glob("*.toml")
+        }
+        if name not in taken:
+            return name
+        number = 2
+        while f"{name}-{number}" in taken:
+            number += 1
+        return f"{name}-{number}"
+
+
+def _example_path() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("wizard") / "data" / "launch.example.toml"))

@@ -1,0 +1,127 @@
+"""The end of a launch: where Airflow is, how to log in, what was created, how to replay it.
+
+Never the Admin password itself: only the command that fetches it from SSM. In a dry run it
+lists what would be applied and can export every file with `render`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Header, Static
+
+from screens.widgets import DryRunBanner
+from wizard.session import WizardSession
+
+
+class SummaryScreen(Screen[None]):
+    """What the launch made, and what to do next."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back to the steps"),
+        Binding("e", "export", "Export files", show=False),
+    ]
+    COMMANDS_HELP: ClassVar[dict[str, str]] = {"export": "Write every rendered file (render --out)"}
+
+    class Exported(Message):
+        """The files were written."""
+
+        def __init__(self, paths: list[Path]) -> None:
+            super().__init__()
+            self.paths = paths
+
+    def __init__(self, session: WizardSession) -> None:
+        super().__init__()
+        self.session = session
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DryRunBanner()
+        with VerticalScroll(id="summary"):
+            yield Static("", id="summary-title")
+            yield Static("", id="summary-access", markup=False)
+            yield Static("What this launch created", classes="pane-title")
+            yield DataTable(id="created", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="summary-files", markup=False)
+            with Horizontal(id="summary-buttons"):
+                if self.session.dry_run:
+                    yield Button("Export every file (render)", id="export", variant="primary")
+                yield Button("Back to the steps", id="back")
+                yield Button("Quit", id="quit", variant="error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        session = self.session
+        table = self.query_one("#created", DataTable)
+        table.add_columns("kind", "id", "console")
+        lines = []
+        if session.dry_run:
+            self.query_one("#summary-title", Static).update(
+                "Dry run complete: every step previewed, nothing was changed."
+            )
+            table.display = False
+            lines.append("To apply this launch, run the wizard without --dry-run, or headless:")
+        else:
+            summary = session.summary()
+            self.query_one("#summary-title", Static).update("Airflow is up.")
+            if summary is not None:
+                access = []
+                if summary.web_url:
+                    access.append(f"Airflow UI: {summary.web_url}")
+                if summary.password_command:
+                    access.append(
+                        f"Log in as {summary.admin_username}; fetch the password from SSM:\n"
+                        f"  {summary.password_command}"
+                    )
+                self.query_one("#summary-access", Static).update("\n".join(access))
+                for row in summary.created:
+                    link = (
+                        Text("open ↗", style=Style(link=row.console_url))
+                        if row.console_url
+                        else "-"
+                    )
+                    table.add_row(row.kind, row.id, link)
+            lines.append("Replay this launch headless (it applies nothing that is applied):")
+        lines.append(f"  {session.headless_command()}")
+        lines.append(f"Config: {session.config_path}")
+        lines.append(f"State:  {session.state_path}")
+        self.query_one("#summary-files", Static).update("\n".join(lines))
+
+    @on(Button.Pressed, "#back")
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#quit")
+    def _quit(self) -> None:
+        self.app.exit(0)
+
+    @on(Button.Pressed, "#export")
+    def action_export(self) -> None:
+        self.export()
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False, description="render")
+    def export(self) -> None:
+        """Write every artifact, as `render --out` does."""
+        from wizard.render import render_artifacts, write_artifacts
+
+        launch = self.session.launch()
+        folder = self.session.config_path.with_name(f"{self.session.config.name}-rendered")
+        paths = write_artifacts(render_artifacts(self.session.config, launch.account_id), folder)
+        self.post_message(self.Exported(paths))
+
+    @on(Exported)
+    def _exported(self, message: Exported) -> None:
+        folder = message.paths[0].parent if message.paths else ""
+        self.notify(f"Wrote {len(message.paths)} files to {folder}", title="Exported")
+        self.query_one("#summary-files", Static).update(
+            f"{self.query_one('#summary-files', Static).content}\nExported to {folder}"
+        )

@@ -1,0 +1,85 @@
+"""Widgets every screen shares: the dry-run banner and the list of steps with their status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Label, ListItem, ListView, Static
+
+from wizard.steps import STEPS
+
+GLYPHS = {
+    "pending": "○",
+    "previewed": "◐",
+    "running": "◌",
+    "applied": "●",
+    "failed": "✗",
+    "skipped": "-",
+}
+
+
+class DryRunBanner(Static):
+    """Says "dry run" on every screen of a dry run (hidden otherwise)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "DRY RUN: every step is previewed, nothing is applied (AWS is read-only)",
+            id="dry-run-banner",
+        )
+
+    def on_mount(self) -> None:
+        options = getattr(self.app, "options", None)
+        self.display = bool(getattr(options, "dry_run", False))
+
+
+class StepItem(ListItem):
+    """One step of the checklist: a status glyph, its title and its status."""
+
+    status: reactive[str] = reactive("pending")
+    """pending, previewed, running, applied, failed or skipped."""
+
+    def __init__(self, name: str, *, with_status: bool) -> None:
+        super().__init__(Label(id=f"label-{name}"), id=f"step-{name}")
+        self.step_name = name
+        self.with_status = with_status
+
+    def watch_status(self, status: str) -> None:
+        for known in GLYPHS:
+            self.set_class(status == known, f"-{known}")
+        label = self.query_one(Label)
+        word = f"  [dim]{status}[/]" if self.with_status else ""
+        label.update(f"{GLYPHS.get(status, '?')} {STEPS[self.step_name].title}{word}")
+        self.tooltip = status
+
+    def on_mount(self) -> None:
+        self.watch_status(self.status)
+
+
+class StepList(ListView):
+    """Every step of the runbook in the engine's order, with its status."""
+
+    class StepChosen(Message):
+        """The user picked a step (Enter or a click)."""
+
+        def __init__(self, step: str) -> None:
+            super().__init__()
+            self.step = step
+
+    def __init__(self, *, with_status: bool = False, id: str | None = None) -> None:
+        super().__init__(*(StepItem(name, with_status=with_status) for name in STEPS), id=id)
+
+    def show(self, statuses: Mapping[str, str]) -> None:
+        """Show each step's status."""
+        for item in self.query(StepItem):
+            item.status = statuses.get(item.step_name, "pending")
+
+    def highlight(self, step: str) -> None:
+        """Move the highlight to a step."""
+        self.index = list(STEPS).index(step)
+
+    def on_list_view_selected(self, event: ListView.Selected) -> None:
+        event.stop()
+        if isinstance(event.item, StepItem):
+            self.post_message(self.StepChosen(event.item.step_name))
