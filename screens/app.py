@@ -40,6 +40,8 @@ class WizardOptions:
     state: Path | None = None
     config: Path | None = None
     folder: Path | None = None
+    template: Path | None = None
+    """New launches start from this config (default: the documented example)."""
 
 
 class WizardApp(App[int]):
@@ -158,10 +160,16 @@ def run_wizard(
     state: Path | None = None,
     config: Path | None = None,
     folder: Path | None = None,
+    template: Path | None = None,
 ) -> int:
     """Run the full-screen wizard; its exit status (0 unless quit from an error)."""
     options = WizardOptions(
-        sandbox=sandbox, dry_run=dry_run, state=state, config=config, folder=folder
+        sandbox=sandbox,
+        dry_run=dry_run,
+        state=state,
+        config=config,
+        folder=folder,
+        template=template,
     )
     result = WizardApp(options).run()
     return int(result or 0)

@@ -21,7 +21,7 @@ from textual.widgets import Button, Footer, Header, Static
 from screens.preview import PreviewPane
 from screens.progress import ApplyProgress
 from screens.step_form import StepForm
-from screens.widgets import DryRunBanner, StepList
+from screens.widgets import DryRunBanner, StepList, display_path
 from wizard.engine import PlanChanged
 from wizard.errors import ProblemsError, WizardError, as_wizard_error
 from wizard.questions import questions
@@ -130,7 +130,7 @@ class LaunchScreen(Screen[None]):
         yield Footer()
 
     async def on_mount(self) -> None:
-        self.sub_title = f"{self.session.config_path}"
+        self.sub_title = display_path(self.session.config_path)
         self.query_one(ApplyProgress).display = not self.session.dry_run
         await self.show_step(self.step)
 
@@ -258,8 +258,9 @@ class LaunchScreen(Screen[None]):
     @on(Button.Pressed, "#confirm")
     async def action_confirm(self) -> None:
         preview = self.preview
-        if preview is None:
-            self.notify("Preview this step first (ctrl+r).", severity="warning")
+        if preview is None:  # the form changed since its preview: show the new one first
+            self.action_preview()
+            self.notify("Review the new preview, then confirm.", severity="warning")
             return
         if preview.blocked:
             self.notify("This step has problems to fix first.", severity="error")
@@ -278,6 +279,7 @@ class LaunchScreen(Screen[None]):
     @work(thread=True, group="apply", exit_on_error=False, description="apply")
     def apply_worker(self) -> None:
         """Apply what is ready; the runner's events come back as messages."""
+
         def on_event(event: StepEvent) -> None:
             self.post_message(self.Progress(event))
 

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 
-from screens.widgets import DryRunBanner, StepList
+from screens.widgets import DryRunBanner, StepList, display_path
 from wizard.errors import WizardError
 from wizard.launches import KnownLaunch, find_launches, launch_for_state, statuses_of
 
@@ -103,7 +103,7 @@ class StartScreen(Screen[None]):
         """The emulator is up: list its launches and allow a new one."""
         self.query_one("#sandbox-status", Static).update(
             f"Sandbox ready: an emulated AWS account (no real AWS is touched). "
-            f"Launches are kept in {self.wizard.folder}."
+            f"Launches are kept in {display_path(self.wizard.folder)}."
         )
         self.query_one("#new", Button).disabled = False
         self.refresh_launches()
@@ -206,7 +206,7 @@ class StartScreen(Screen[None]):
 
         if self.wizard.sandbox_config is not None:
             return load_config(self.wizard.sandbox_config)
-        return load_config(_example_path())
+        return load_config(self.wizard.options.template or _example_path())
 
     def _free_name(self, name: str) -> str:
         taken = {known.name for known in self.launches} | {

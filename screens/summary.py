@@ -19,8 +19,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static
 
-from screens.widgets import DryRunBanner
+from screens.widgets import DryRunBanner, command_path, display_path
 from wizard.session import WizardSession
+from wizard.summary import replay_command
 
 
 class SummaryScreen(Screen[None]):
@@ -91,9 +92,12 @@ class SummaryScreen(Screen[None]):
                     )
                     table.add_row(row.kind, row.id, link)
             lines.append("Replay this launch headless (it applies nothing that is applied):")
-        lines.append(f"  {session.headless_command()}")
-        lines.append(f"Config: {session.config_path}")
-        lines.append(f"State:  {session.state_path}")
+        command = replay_command(
+            command_path(session.config_path), command_path(session.state_path)
+        )
+        lines.append(f"  {command}")
+        lines.append(f"Config: {display_path(session.config_path)}")
+        lines.append(f"State:  {display_path(session.state_path)}")
         self.query_one("#summary-files", Static).update("\n".join(lines))
 
     @on(Button.Pressed, "#back")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from textual.message import Message
 from textual.reactive import reactive
@@ -18,6 +19,28 @@ GLYPHS = {
     "failed": "✗",
     "skipped": "-",
 }
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the current folder when inside it, under
+    `~` when in the home folder, else absolute."""
+    path = path.absolute()
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            relative = path.relative_to(base)
+        except ValueError:
+            continue
+        return f"{prefix}{relative}" if str(relative) != "." else (prefix.rstrip("/") or ".")
+    return str(path)
+
+
+def command_path(path: Path) -> str:
+    """A path for a command the user copies: relative to the current folder when inside it."""
+    path = path.absolute()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 class DryRunBanner(Static):

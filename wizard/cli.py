@@ -409,7 +409,7 @@ def _init(args: argparse.Namespace) -> int:
         return run_plain(args)
     from screens.app import run_wizard
 
-    return run_wizard(config=args.start_from, folder=args.config.parent.resolve())
+    return run_wizard(template=args.start_from, folder=args.config.parent.resolve())
 
 
 def _patch_argument_problems(args: argparse.Namespace) -> list[Problem]:

@@ -36,7 +36,7 @@ PREVIEW_LINES = 40
 OTHER = "\x00other"
 """The value of the "enter another value…" choice (no config value can be it)."""
 _VERB_STYLES = {"create": "green", "update": "yellow", "no-op": "dim"}
-_LEXERS = {".sh": "bash", ".json": "json", ".sql": "sql", ".toml": "toml"}
+_LEXERS = {".sh": "bash", ".json": "json", ".sql": "sql"}
 _OFFLINE_ARTIFACTS = {
     "bootstrap": ("bootstrap.sh",),
     "database": ("database.sql",),
@@ -138,7 +138,10 @@ class Account:
         if not self.tried:
             self.tried = True
             session = WizardSession(config, self.config_path, dry_run=True)
-            launch = self._read("AWS does not answer, so choices are not listed", session.launch)
+            launch = self._read(
+                "AWS does not answer, so choices are not listed and previews are rendered offline",
+                session.launch,
+            )
             if launch is not None:
                 self.session = session
                 self.console.print(f"Reading account {launch.account_id} (read-only).")
@@ -280,25 +283,32 @@ def ask_question(
     if question.kind == "choice":
         options = [Choice(option, option) for option in question.options]
         return asker.select(message, options, str(current) if current in question.options else None)
-    if found and question.kind == "list":
-        known = {choice.value for choice in found}
-        kept = [Choice(value, f"{value} (not found in the account)") for value in current]
-        items = [*found, *(c for c in kept if c.value not in known), Choice(OTHER, "other values…")]
-        picked = asker.checkbox(message, items, list(current))
-        if picked is None or OTHER not in picked:
+    listed = [
+        Choice(c.value, c.label if c.value in c.label else f"{c.value}  {c.label}") for c in found
+    ]
+    if listed and question.kind == "list":
+        return _pick_many(message, listed, list(current), asker)
+    if listed:
+        if current not in {choice.value for choice in listed}:
+            listed.insert(0, Choice(current, f"{current or '(empty)'} (current, not found)"))
+        picked = asker.select(message, [*listed, Choice(OTHER, "enter another value…")], current)
+        if picked != OTHER:
             return picked
-        typed = [value for value in picked if value != OTHER]
-        return asker.text(f"{message}, comma-separated", ", ".join(typed))
-    if found:
-        items = list(found)
-        if current not in {choice.value for choice in found}:
-            items.insert(
-                0, Choice(current, f"{current or '(empty)'} (current; not in the account)")
-            )
-        picked_one = asker.select(message, [*items, Choice(OTHER, "enter another value…")], current)
-        if picked_one != OTHER:
-            return picked_one
     return asker.text(message, text_of(question, current))
+
+
+def _pick_many(
+    message: str, listed: list[Choice], current: list[str], asker: Asker
+) -> Answer | None:
+    """Tick the account's choices (current values it lacks stay listed), or type the values."""
+    known = {choice.value for choice in listed}
+    kept = [Choice(v, f"{v} (not found in the account)") for v in current if v not in known]
+    items = [*listed, *kept, Choice(OTHER, "other values…")]
+    picked = asker.checkbox(message, items, current)
+    if picked is None or OTHER not in picked:
+        return picked
+    typed = [value for value in picked if value != OTHER]
+    return asker.text(f"{message}, comma-separated", ", ".join(typed))
 
 
 def show_problems(console: Console, problems: Sequence[Problem]) -> None:
@@ -312,6 +322,7 @@ def show_problems(console: Console, problems: Sequence[Problem]) -> None:
 def show_preview(console: Console, preview: Preview) -> None:
     """A step's plan: actions coloured by verb, warnings, problems, then its artifacts."""
     plan = preview.plan
+    console.print(Text(f"What applying {plan.step} would do:", style="bold"))
     for action in plan.actions:
         console.print(Text(str(action), style=_VERB_STYLES.get(action.verb, "")))
     for warning in plan.warnings:

@@ -303,12 +303,6 @@ class WizardSession:
             self.config, state, config_path=self.config_path, state_path=self.state_path
         )
 
-    def headless_command(self) -> str:
-        """The command that replays this launch without the UI."""
-        return (
-            f"airflow-ecs-wizard apply --config {self.config_path} --state {self.state_path} --yes"
-        )
-
     def _state_for_reading(self) -> StateFile | None:
         with self._lock:
             if self._state is None and self.state_path.exists():

@@ -52,6 +52,14 @@ def console_url(resource: Resource, *, region: str, account_id: str, cluster: st
     return "https://console.aws.amazon.com/" + page.format(**fields)
 
 
+def replay_command(config_path: str, state_path: str) -> str:
+    """The command that runs a launch headless (it applies nothing that has applied)."""
+    return (
+        f"airflow-ecs-wizard apply --config {shlex.quote(config_path)} "
+        f"--state {shlex.quote(state_path)} --yes"
+    )
+
+
 @dataclass(frozen=True)
 class CreatedRow:
     """One resource the launch created, with its console page."""
@@ -100,10 +108,7 @@ def summarize(
         )
         for resource in reversed(state.created_resources())
     ]
-    replay = (
-        f"airflow-ecs-wizard apply --config {shlex.quote(str(config_path))} "
-        f"--state {shlex.quote(str(state_path))} --yes"
-    )
+    replay = replay_command(str(config_path), str(state_path))
     return LaunchSummary(
         web_url=str(state.step("services").outputs.get("web_url", "")),
         admin_username=config.airflow.admin_username if config.airflow.admin_user else "",

@@ -1,0 +1,98 @@
+"""What the TUI tests share: an emulated account, a stand-in ECS agent, and Pilot helpers."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from wizard.aws import Aws, AwsSettings
+from wizard.config_file import save_config
+from wizard.sandbox import join_container_instances, sandbox_config, seed_account
+
+GOOGLE = (
+    "dataplatform.production.airflow.google_client_id",
+    "dataplatform.production.airflow.google_client_secret",
+)
+
+
+def seeded_template(endpoint: str, folder: Path, *, seed: int | None = None) -> Path:
+    """Seed the emulator like the sandbox does and write the config new launches start from.
+
+    With `seed`, the emulator's ids are the same on every run (for snapshots).
+    """
+    if seed is not None:
+        request = urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST")
+        urllib.request.urlopen(request).close()
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=endpoint))
+    seeded = seed_account(aws, google_parameters=GOOGLE)
+    path = folder / "template" / "launch.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_config(sandbox_config(endpoint, seeded), path)
+    return path
+
+
+@contextmanager
+def ecs_agent(endpoint: str) -> Iterator[None]:
+    """The emulator has no ECS agent: register each cluster's instances, as the agent would."""
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=endpoint))
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(0.2):
+            for arn in aws.client("ecs").list_clusters()["clusterArns"]:
+                join_container_instances(aws, arn.rsplit("/", 1)[-1])
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 30) -> None:
+    """Let the app run until `condition()` holds (fails the test after `timeout` seconds)."""
+    steps = int(timeout / 0.05)
+    for _ in range(steps):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {condition}")
+
+
+def screen_text(app: Any) -> str:
+    """Everything the screen shows, as text (the SVG screenshot's text)."""
+    import html
+    import re
+
+    svg = re.sub(r"<style>.*?</style>", "", app.export_screenshot(), flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+def emulator_contents(aws: Aws) -> dict[str, Any]:
+    """What the emulated account holds, for before/after comparisons."""
+    ec2, ssm = aws.client("ec2"), aws.client("ssm")
+    return {
+        "security_groups": sorted(
+            g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]
+        ),
+        "buckets": sorted(b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]),
+        "parameters": sorted(p["Name"] for p in ssm.describe_parameters()["Parameters"]),
+        "roles": sorted(r["RoleName"] for r in aws.client("iam").list_roles()["Roles"]),
+        "stacks": sorted(
+            s["StackName"] for s in aws.client("cloudformation").describe_stacks()["Stacks"]
+        ),
+        "clusters": sorted(aws.client("ecs").list_clusters()["clusterArns"]),
+        "task_definitions": sorted(aws.client("ecs").list_task_definitions()["taskDefinitionArns"]),
+        "caches": sorted(
+            g["ReplicationGroupId"]
+            for g in aws.client("elasticache").describe_replication_groups()["ReplicationGroups"]
+        ),
+    }
