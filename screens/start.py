@@ -117,7 +117,10 @@ class StartScreen(Screen[None]):
         table.clear()
         for known in self.launches:
             table.add_row(
-                known.name, known.progress, known.region or "-", str(known.config_path.parent)
+                known.name,
+                known.progress,
+                known.region or "-",
+                display_path(known.config_path.parent),
             )
         self.query_one("#resume", Button).disabled = not self.launches
         self._show_checklist(0)

@@ -11,6 +11,7 @@ import pytest
 
 from tests.test_steps import _context, _state
 from wizard.config import LaunchConfig
+from wizard.sandbox import fill_change_set_gap
 from wizard.steps import cluster as cluster_module
 from wizard.steps.base import StepContext
 from wizard.steps.cluster import ClusterStep
@@ -26,29 +27,11 @@ def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def _moto_change_set_lists(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Emulator gaps (moto 5.2): executing a change set whose parameters use UsePreviousValue
-    fails with a 500, because moto carries each previous value as it resolved it: a list
-    parameter already split ('list' object has no attribute 'split'), an SSM-typed one as the
-    AMI id instead of the parameter's name. AWS reuses the original values (and re-resolves
-    the SSM one); this gives moto's server, which runs in this process, those values back."""
+    """Emulator gap (moto 5.2): change sets with UsePreviousValue; see `fill_change_set_gap`."""
     from moto.cloudformation.parsing import ResourceMap
 
-    original = ResourceMap.load_parameters
-
-    def load_parameters(self: ResourceMap) -> None:
-        slots = self._template.get("Parameters", {})
-        fixed = {}
-        for key, value in self.input_parameters.items():
-            kind = slots.get(key, {}).get("Type", "")
-            if isinstance(value, list):
-                value = ",".join(value)
-            if kind.startswith("AWS::SSM::Parameter::") and not str(value).startswith("/"):
-                value = slots[key].get("Default", value)
-            fixed[key] = value
-        self.input_parameters = fixed
-        original(self)
-
-    monkeypatch.setattr(ResourceMap, "load_parameters", load_parameters)
+    monkeypatch.setattr(ResourceMap, "load_parameters", ResourceMap.load_parameters)
+    fill_change_set_gap()
 
 
 def _network(ctx: StepContext) -> tuple[list[str], str]:

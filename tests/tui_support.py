@@ -21,7 +21,9 @@ GOOGLE = (
 )
 
 
-def seeded_template(endpoint: str, folder: Path, *, seed: int | None = None) -> Path:
+def seeded_template(
+    endpoint: str, folder: Path, *, seed: int | None = None, console_stack: bool = False
+) -> Path:
     """Seed the emulator like the sandbox does and write the config new launches start from.
 
     With `seed`, the emulator's ids are the same on every run (for snapshots).
@@ -30,7 +32,7 @@ def seeded_template(endpoint: str, folder: Path, *, seed: int | None = None) -> 
         request = urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST")
         urllib.request.urlopen(request).close()
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=endpoint))
-    seeded = seed_account(aws, google_parameters=GOOGLE)
+    seeded = seed_account(aws, google_parameters=GOOGLE, console_stack=console_stack)
     path = folder / "template" / "launch.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_config(sandbox_config(endpoint, seeded), path)

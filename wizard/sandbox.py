@@ -45,7 +45,14 @@ class SeededAccount:
     repository: str
 
 
-def seed_account(aws: Aws, *, google_parameters: tuple[str, ...] = ()) -> SeededAccount:
+CONSOLE_STACK = "Infra-ECS-Cluster-airflow-console"
+"""A cluster stack as the ECS console makes it (launch template, public IPs): the runbook patches
+one like it by hand, the wizard's cluster step can patch it instead of creating a stack."""
+
+
+def seed_account(
+    aws: Aws, *, google_parameters: tuple[str, ...] = (), console_stack: bool = False
+) -> SeededAccount:
     """Create the account a new launch starts from (call once, on an empty emulator)."""
     ec2 = aws.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -84,6 +91,8 @@ def seed_account(aws: Aws, *, google_parameters: tuple[str, ...] = ()) -> Seeded
         VpcSecurityGroupIds=[database_group],
     )
     _push_images(aws)
+    if console_stack:
+        _console_stack(aws, vpc, private)
     for name in google_parameters:
         aws.client("ssm").put_parameter(
             Name=name, Value=f"sandbox-{name.rsplit('.', 1)[-1]}", Type="SecureString"
@@ -96,6 +105,55 @@ def seed_account(aws: Aws, *, google_parameters: tuple[str, ...] = ()) -> Seeded
         rds_instance_id=RDS_INSTANCE,
         repository=REPOSITORY,
     )
+
+
+def _console_stack(aws: Aws, vpc: str, subnets: list[str]) -> None:
+    group = aws.client("ec2").create_security_group(
+        GroupName="console-ecs-instances", Description="made by the ECS console", VpcId=vpc
+    )["GroupId"]
+    template = resources.files("wizard") / "data" / "console-cluster-stack.json"
+    aws.client("cloudformation").create_stack(
+        StackName=CONSOLE_STACK,
+        TemplateBody=template.read_text(encoding="utf-8"),
+        Parameters=[
+            {"ParameterKey": "ECSClusterName", "ParameterValue": "airflow-console"},
+            {"ParameterKey": "VpcId", "ParameterValue": vpc},
+            {"ParameterKey": "SubnetIds", "ParameterValue": ",".join(subnets)},
+            {"ParameterKey": "SecurityGroupIds", "ParameterValue": group},
+        ],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+
+
+def fill_change_set_gap() -> None:
+    """Make the emulator (moto 5.2, in this process) execute change sets as AWS does.
+
+    Executing a change set whose parameters use UsePreviousValue fails in moto with a 500: it
+    carries each previous value as it resolved it (a list parameter already split, an
+    SSM-typed one as the AMI id instead of the parameter's name). AWS reuses the original
+    values and re-resolves the SSM one; this gives moto those values back.
+    """
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = ResourceMap.load_parameters
+    if getattr(original, "filled_by_sandbox", False):
+        return
+
+    def load_parameters(self: ResourceMap) -> None:
+        slots = self._template.get("Parameters", {})
+        fixed = {}
+        for key, value in self.input_parameters.items():
+            kind = slots.get(key, {}).get("Type", "")
+            if isinstance(value, list):
+                value = ",".join(value)
+            if kind.startswith("AWS::SSM::Parameter::") and not str(value).startswith("/"):
+                value = slots[key].get("Default", value)
+            fixed[key] = value
+        self.input_parameters = fixed
+        original(self)
+
+    load_parameters.filled_by_sandbox = True  # type: ignore[attr-defined]
+    ResourceMap.load_parameters = load_parameters  # type: ignore[method-assign]
 
 
 def _subnet(aws: Aws, vpc: str, cidr: str, zone: str, name: str) -> str:
@@ -238,7 +296,7 @@ class Sandbox:
         os.environ.update(SANDBOX_CREDENTIALS)
         try:
             aws = Aws(AwsSettings(region="us-east-1", endpoint_url=self.endpoint))
-            seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS)
+            seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS, console_stack=True)
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -299,6 +357,7 @@ def serve(port: int) -> None:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    fill_change_set_gap()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}"))

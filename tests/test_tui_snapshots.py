@@ -1,0 +1,185 @@
+"""Pictures of the wizard's screens (pytest-textual-snapshot); update with --snapshot-update.
+
+Each test's docstring says what its picture must show; review a changed picture against it.
+The emulator's ids are seeded so the pictures are the same on every run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from screens.app import WizardApp, WizardOptions
+from screens.launch import LaunchScreen
+from screens.progress import ApplyProgress
+from screens.summary import SummaryScreen
+from tests.tui_support import seeded_template, wait_for
+from wizard.config_file import load_config, save_config
+from wizard.errors import WizardError
+from wizard.runner import StepEvent
+from wizard.sandbox import CONSOLE_STACK
+from wizard.session import WizardSession
+from wizard.state import Resource, StateFile
+
+SIZE = (140, 42)
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in a temporary folder that is also home, so the paths on screen are the same on
+    every run (the snapshot plugin runs the app from the test's folder: paths show as ~/…)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def launched(here: Path, example_data: dict[str, Any]) -> WizardSession:
+    """A launch kept in ./launches with a state: some steps applied, one failed, resources."""
+    from wizard.config import LaunchConfig
+
+    folder = here / "launches"
+    folder.mkdir()
+    config = LaunchConfig.model_validate(example_data)
+    save_config(config, folder / "airflow-staging.toml")
+    state = StateFile.create(
+        folder / "airflow-staging.state.json",
+        launch="airflow-staging",
+        account_id="123456789012",
+        region="us-east-1",
+        config_digest="snapshot",
+    )
+    for step in ("account", "network", "iam", "s3_layout"):
+        state.start_step(step)
+        state.finish_step(step)
+    state.record_resource(
+        "network", Resource(kind="ec2:security-group", id="sg-0123456789abcdef0", created=True)
+    )
+    state.record_resource(
+        "s3_layout", Resource(kind="s3:bucket", id="acme-dataplatform-airflow", created=True)
+    )
+    state.start_step("redis")
+    state.fail_step("redis", "replication group airflow-staging is create-failed")
+    return WizardSession(
+        load_config(folder / "airflow-staging.toml"), folder / "airflow-staging.toml"
+    )
+
+
+@pytest.fixture
+def seeded(here: Path, aws_endpoint: str) -> Path:
+    """The sandbox's account in the emulator, with the same ids on every run."""
+    return seeded_template(aws_endpoint, here, seed=42, console_stack=True)
+
+
+def _app(folder: Path, **options: Any) -> WizardApp:
+    return WizardApp(WizardOptions(folder=folder, **options))
+
+
+def test_start_screen(snap_compare: Any, launched: WizardSession, here: Path) -> None:
+    """The start screen: the intro, the launch `airflow-staging` with "4/12 applied, redis
+    failed", the New launch / Resume / Open config buttons, and the runbook's checklist with
+    account, network, iam and s3_layout applied (●) and the ElastiCache broker failed (✗)."""
+    assert snap_compare(_app(here / "launches"), terminal_size=SIZE)
+
+
+async def _open_step(pilot: Any, step: str, answers: dict[str, Any] | None = None) -> None:
+    app = pilot.app
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+    screen = app.screen
+    if answers:
+        screen.session.answer(answers)
+    await screen.show_step(step)
+    await wait_for(pilot, lambda: screen.preview is not None, timeout=60)
+    await wait_for(pilot, lambda: not any(w.display for w in screen.query(".choices-loading")))
+    await pilot.pause(0.2)
+
+
+def test_step_form(snap_compare: Any, seeded: Path, here: Path) -> None:
+    """The network step's form: the VPC select list showing "10.0.0.0/16 dataplatform" with
+    its id in the text field below, the private and public subnets listed from the account and
+    ticked, and the preview's Actions tab listing the checks and the security groups it will
+    create; the sidebar marks this step."""
+
+    async def run_before(pilot: Any) -> None:
+        await _open_step(pilot, "network")
+
+    app = _app(here / "launches", template=seeded)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_preview_with_a_diff(snap_compare: Any, seeded: Path, here: Path) -> None:
+    """The cluster step patching the console-made stack: the preview's tab "diff
+    Infra-ECS-Cluster-airflow-console" is open and shows, as a unified diff, the launch
+    template's security groups moved onto a network interface with AssociatePublicIpAddress
+    false, and the user data that copies bootstrap.sh from S3 and runs it."""
+    from textual.widgets import TabbedContent
+
+    async def run_before(pilot: Any) -> None:
+        await _open_step(pilot, "cluster", {"cluster.existing_stack": CONSOLE_STACK})
+        pilot.app.screen.query_one("#preview-tabs", TabbedContent).active = "tab-diff-0"
+        await pilot.pause(0.2)
+
+    app = _app(here / "launches", template=seeded)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_apply_progress(snap_compare: Any, seeded: Path, here: Path) -> None:
+    """Apply progress: "Applying in parallel:" with the Airflow database and the ElastiCache
+    broker each on its own line with its last AWS status, and the log pane listing the steps
+    that applied, with their times."""
+
+    async def run_before(pilot: Any) -> None:
+        await _open_step(pilot, "image")
+        progress = pilot.app.screen.query_one(ApplyProgress)
+        for event in (
+            StepEvent("s3_layout", "started"),
+            StepEvent("s3_layout", "applied", elapsed=1.4),
+            StepEvent("database", "started"),
+            StepEvent("redis", "started"),
+            StepEvent("database", "progress", "RDS instance staging-rds: available"),
+            StepEvent("redis", "progress", "replication group airflow-staging: creating (0 s)"),
+        ):
+            progress.record(event)
+        await pilot.pause(0.2)
+
+    app = _app(here / "launches", template=seeded)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_error_modal(snap_compare: Any, launched: WizardSession, here: Path) -> None:
+    """The error modal over the start screen: the title "ElastiCache broker: AWS refused:
+    AccessDenied", the message, the hint, and the buttons Retry, Skip for now and Quit (state
+    saved)."""
+
+    async def run_before(pilot: Any) -> None:
+        error = WizardError(
+            "An error occurred (AccessDenied) when calling the CreateReplicationGroup "
+            "operation: not authorized to perform elasticache:CreateReplicationGroup",
+            title="ElastiCache broker: AWS refused: AccessDenied",
+            hint="Check the credentials' permissions and the config; any state is saved, so "
+            "run the command again when it is fixed (--debug shows the traceback).",
+        )
+        pilot.app.show_error(error, retry=lambda: None, skip=lambda: None)
+        await pilot.pause(0.2)
+
+    assert snap_compare(_app(here / "launches"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_summary(snap_compare: Any, launched: WizardSession, here: Path) -> None:
+    """The summary: "Airflow is up.", the Airflow UI address, "Log in as admin" with the
+    `aws ssm get-parameter` command (never the password), the table of created resources with
+    console links, the replay command and the ~/launches paths, and the config and state paths."""
+    assert launched.state_path.exists()
+    state = StateFile.open(launched.state_path)
+    state.set_outputs(
+        "services", web_url="http://airflow-staging-web-1.us-east-1.elb.amazonaws.com"
+    )
+
+    async def run_before(pilot: Any) -> None:
+        pilot.app.push_screen(SummaryScreen(launched))
+        await pilot.pause(0.2)
+
+    assert snap_compare(_app(here / "launches"), terminal_size=SIZE, run_before=run_before)
