@@ -91,21 +91,45 @@ def test_sandbox_launch_in_a_terminal(tmp_path: Path, no_real_aws: None) -> None
     launches = folder / "launches"
     with terminal([*wizard_command(), "--sandbox", "--folder", str(folder)], cwd=tmp_path) as term:
         summary = drive_sandbox_launch(term)
+        import time
+
+        print(time.monotonic(), "summary = drive_sandbox_launch(term)", flush=True)
 
         assert "Airflow UI: http://" in summary, summary
         assert "Log in as admin; fetch the password from SSM:" in summary, summary
         assert "aws ssm get-parameter --with-decryption" in summary, summary
         state = json.loads((launches / f"{LAUNCH}.state.json").read_text())
+        import time
+
+        print(time.monotonic(), 'state = json.loads((launches / f"{LAUNCH', flush=True)
         statuses = {name: step["status"] for name, step in state["steps"].items()}
+        import time
+
+        print(time.monotonic(), 'statuses = {name: step["status"] for nam', flush=True)
         assert list(statuses.values()) == ["applied"] * len(STEP_TITLES), statuses
         endpoint = tomllib.loads((launches / f"{LAUNCH}.toml").read_text())["aws"]["endpoint_url"]
+        import time
+
+        print(time.monotonic(), 'endpoint = tomllib.loads((launches / f"{', flush=True)
         secrets = _secret_values(endpoint)
+        import time
+
+        print(time.monotonic(), "secrets = _secret_values(endpoint)", flush=True)
         assert any("fernet" in name for name in secrets), sorted(secrets)
         _assert_no_secret_shown(term, secrets)
+        import time
+
+        print(time.monotonic(), "_assert_no_secret_shown(term, secrets)", flush=True)
         emulator = emulator_pid(term.pid)
+        import time
+
+        print(time.monotonic(), "emulator = emulator_pid(term.pid)", flush=True)
         assert emulator is not None, "no emulator process under the wizard"
 
         term.send("C-q")
+        import time
+
+        print(time.monotonic(), 'term.send("C-q")', flush=True)
         assert term.wait_for_exit() == 0, term.last_screen
         assert not running(emulator), f"the emulator (pid {emulator}) outlived the wizard"
         assert not _answers(endpoint), f"{endpoint} still answers after the wizard quit"

@@ -235,3 +235,41 @@ async def test_an_aws_error_opens_the_modal_and_retry_applies_the_step(
     assert [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]] == [
         "acme-dataplatform-airflow"
     ]
+
+
+async def test_state_option_resumes_that_launch_at_its_first_open_step(
+    template: Path, tmp_path: Path
+) -> None:
+    from wizard.session import WizardSession
+
+    session = WizardSession.new(load_config(template), tmp_path / "elsewhere")
+    for step in ("account", "network"):
+        session.confirm(step, session.preview(step))
+    assert session.apply_ready().ok
+    session.close()
+
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=session.state_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        assert screen.step == "iam"
+        await wait_for(pilot, lambda: screen.preview is not None)
+        text = screen_text(app)
+        assert "Step 3 of 12: Task execution and task roles" in text
+
+
+async def test_help_and_the_command_palette_list_the_main_actions(tmp_path: Path) -> None:
+    app = WizardApp(WizardOptions(folder=tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "ctrl+q" in text and "Dry run" in text and "Resume" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        commands = [command.title for command in app.get_system_commands(app.screen)]
+        assert {"New launch", "Resume", "Open config", "Help"} <= set(commands)
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0
