@@ -183,3 +183,13 @@ def test_summary(snap_compare: Any, launched: WizardSession, here: Path) -> None
         await pilot.pause(0.2)
 
     assert snap_compare(_app(here / "launches"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_the_readme_screenshot_is_the_current_preview_snapshot() -> None:
+    """docs/wizard-preview.svg is the preview snapshot above: refresh it with
+    `cp tests/__snapshots__/test_tui_snapshots/test_preview_with_a_diff.svg docs/wizard-preview.svg`."""
+    root = Path(__file__).parent.parent
+    snapshot = root / "tests" / "__snapshots__" / "test_tui_snapshots"
+    picture = (snapshot / "test_preview_with_a_diff.svg").read_text()
+    assert (root / "docs" / "wizard-preview.svg").read_text() == picture
+    assert "docs/wizard-preview.svg" in (root / "README.md").read_text()
