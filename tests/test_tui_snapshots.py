@@ -186,8 +186,8 @@ def test_summary(snap_compare: Any, launched: WizardSession, here: Path) -> None
 
 
 def test_the_readme_screenshot_is_the_current_preview_snapshot() -> None:
-    """docs/wizard-preview.svg is the preview snapshot above: refresh it with
-    `cp tests/__snapshots__/test_tui_snapshots/test_preview_with_a_diff.svg docs/wizard-preview.svg`."""
+    """docs/wizard-preview.svg is the preview snapshot above: refresh it by copying
+    tests/__snapshots__/test_tui_snapshots/test_preview_with_a_diff.svg over it."""
     root = Path(__file__).parent.parent
     snapshot = root / "tests" / "__snapshots__" / "test_tui_snapshots"
     picture = (snapshot / "test_preview_with_a_diff.svg").read_text()
