@@ -103,6 +103,7 @@ class LaunchScreen(Screen[None]):
         self.preview: Preview | None = None
         """The preview of the current step, while it matches the form."""
         self.confirmed_previews: dict[str, Preview] = {}
+        self._summary_up = False
 
     @property
     def wizard(self) -> WizardApp:
@@ -323,27 +324,36 @@ class LaunchScreen(Screen[None]):
     def finish_if_done(self) -> None:
         """At the end of the walk: the summary, once everything has applied (or, in a dry
         run, once every preview is confirmed)."""
-        from screens.summary import SummaryScreen
-
-        if isinstance(self.app.screen, SummaryScreen):
+        if self.app.screen is not self:  # the summary (or a dialog) is already up
             return
-        if self.session.dry_run:
-            if set(self.session.confirmed) >= set(GRAPH):
-                self.app.push_screen(SummaryScreen(self.session))
-        elif self.session.done():
-            self.app.push_screen(SummaryScreen(self.session))
+        finished = (
+            set(self.session.confirmed) >= set(GRAPH)
+            if self.session.dry_run
+            else self.session.done()
+        )
+        if finished:
+            self.show_summary()
         elif self.session.next_step(self.step) is None and self.session.confirmed:
             waiting = [STEPS[name].title for name in self.session.running]
             if waiting:
                 self.notify(f"Waiting for: {', '.join(waiting)}", title="Almost done")
 
     def action_summary(self) -> None:
-        from screens.summary import SummaryScreen
-
         if self.session.summary() is None and not self.session.dry_run:
             self.notify("Nothing has applied yet.", severity="warning")
             return
-        self.app.push_screen(SummaryScreen(self.session))
+        self.show_summary()
+
+    def show_summary(self) -> None:
+        """The summary screen, once (two finished runs must not push it twice)."""
+        from screens.summary import SummaryScreen
+
+        if not self._summary_up:
+            self._summary_up = True
+            self.app.push_screen(SummaryScreen(self.session), self._summary_closed)
+
+    def _summary_closed(self, _: None) -> None:
+        self._summary_up = False
 
     def on_unmount(self) -> None:
         self.session.close()

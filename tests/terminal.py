@@ -134,19 +134,24 @@ class Terminal:
         """Press keys, in tmux's names (`n`, `C-y`, `Enter`)."""
         self._run("send-keys", "-t", self.target, *keys)
 
-    def _pane(self, field: str) -> str:
-        return self._run("display-message", "-p", "-t", self.target, f"#{{{field}}}").strip()
+    def _pane(self, form: str) -> str:
+        """A tmux format (`#{pane_pid}`) expanded for the pane."""
+        return self._run("display-message", "-p", "-t", self.target, form).strip()
 
     @property
     def pid(self) -> int:
         """The program's process id (`env` execs it, so this is the program itself)."""
-        return int(self._pane("pane_pid"))
+        return int(self._pane("#{pane_pid}"))
 
     def exit_status(self) -> int | None:
-        """The program's exit status, or None while it runs."""
-        if self._pane("pane_dead") != "1":
+        """The program's exit status (-N if signal N ended it, as in `subprocess`), or None
+        while it runs."""
+        dead, status, signal = self._pane(
+            "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"
+        ).split(":")
+        if dead != "1":
             return None
-        return int(self._pane("pane_dead_status") or -1)
+        return int(status) if status else -int(signal or 0)
 
     def wait_for(
         self,
@@ -186,13 +191,15 @@ class Terminal:
         )
 
     def wait_for_exit(self, *, timeout: float = 15.0) -> int:
-        """The program's exit status, once it has exited."""
+        """The program's exit status, once it has exited; `last_screen` is then what it left
+        in the terminal (after a full-screen app, what it printed on the way out)."""
         deadline = time.monotonic() + timeout
         while (status := self.exit_status()) is None:
             if time.monotonic() > deadline:
                 self.capture()
                 self.fail(f"the program still runs {timeout:.0f} s after it was asked to quit")
             time.sleep(0.05)
+        self.capture()
         return status
 
     def fail(self, message: str) -> None:
