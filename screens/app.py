@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from screens.modals import ErrorChoice, ErrorModal, HelpScreen
+from screens.modals import ErrorChoice, ErrorModal
 from screens.start import StartScreen
 from wizard.errors import WizardError, as_wizard_error
 from wizard.launches import launches_folder
@@ -136,6 +136,8 @@ class WizardApp(App[int]):
     # Actions
 
     def action_help(self) -> None:
+        from screens.help import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

@@ -141,6 +141,8 @@ class LaunchScreen(Screen[None]):
         """Show a step's form filled from the config, list its choices, and preview it."""
         self.step = step
         self.preview = None
+        self.query_one("#confirm", Button).disabled = True  # nothing to confirm until planned
+        self.query_one(PreviewPane).planning()
         title = STEPS[step].title
         self.query_one("#step-title", Static).update(
             f"Step {list(STEPS).index(step) + 1} of {len(STEPS)}: {title}"

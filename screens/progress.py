@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import RichLog, Static
 
+from wizard.checklist import CHECKLIST
 from wizard.runner import StepEvent
-from wizard.steps import STEPS
 
 
 class ApplyProgress(Vertical):
@@ -31,7 +31,7 @@ class ApplyProgress(Vertical):
 
     def record(self, event: StepEvent) -> None:
         """Show one event of the runner."""
-        title = STEPS[event.step].title
+        title = CHECKLIST[event.step]
         if event.kind == "started":
             self.running[event.step] = (time.monotonic(), "starting")
             self._log(f"[{self._colour('accent')}]start[/]   {title}")
@@ -64,7 +64,7 @@ class ApplyProgress(Vertical):
         else:
             header = "Applying in parallel:" if len(self.running) > 1 else "Applying:"
             rows = [
-                f"  ◌ {STEPS[name].title:<24} {now - started:5.0f} s  {message}"
+                f"  ◌ {CHECKLIST[name]:<24} {now - started:5.0f} s  {message}"
                 for name, (started, message) in self.running.items()
             ]
             text = "\n".join([header, *rows])

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 
-from screens.widgets import DryRunBanner, StepList, display_path
+from screens.widgets import Checklist, DryRunBanner, display_path
 from wizard.errors import WizardError
 from wizard.launches import KnownLaunch, find_launches, launch_for_state, statuses_of
 
@@ -69,14 +69,9 @@ class StartScreen(Screen[None]):
                     yield Button("New launch", id="new", variant="primary")
                     yield Button("Resume", id="resume")
                     yield Button("Open config…", id="open")
-                yield Input(
-                    placeholder="path of a launch.toml, then Enter",
-                    id="config-path",
-                    classes="-hidden",
-                )
             with Vertical(id="checklist-pane"):
                 yield Label("The runbook's checklist", classes="pane-title")
-                yield StepList(with_status=True, id="checklist")
+                yield Checklist(id="checklist")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -134,7 +129,7 @@ class StartScreen(Screen[None]):
         self.action_resume()
 
     def _show_checklist(self, row: int) -> None:
-        checklist = self.query_one("#checklist", StepList)
+        checklist = self.query_one("#checklist", Checklist)
         if 0 <= row < len(self.launches):
             checklist.show(self.launches[row].statuses)
         else:
@@ -163,10 +158,12 @@ class StartScreen(Screen[None]):
         self._guarded(lambda: WizardSession.resume(known, dry_run=self.wizard.options.dry_run))
 
     @on(Button.Pressed, "#open")
-    def action_open_config(self) -> None:
-        field = self.query_one("#config-path", Input)
-        field.remove_class("-hidden")
-        field.focus()
+    async def action_open_config(self) -> None:
+        fields = self.query("#config-path")
+        if not fields:
+            field = Input(placeholder="path of a launch.toml, then Enter", id="config-path")
+            await self.query_one("#launches-pane").mount(field)
+        self.query_one("#config-path", Input).focus()
 
     @on(Input.Submitted, "#config-path")
     def _config_path_given(self, event: Input.Submitted) -> None:

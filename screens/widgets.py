@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Label, ListItem, ListView, Static
 
-from wizard.steps import STEPS
+from wizard.checklist import CHECKLIST
 
 GLYPHS = {
     "pending": "○",
@@ -43,6 +44,14 @@ def command_path(path: Path) -> str:
         return str(path)
 
 
+STATUS_STYLES = {
+    "applied": "$success",
+    "failed": "$error",
+    "running": "bold $accent",
+    "previewed": "$warning",
+}
+
+
 class DryRunBanner(Static):
     """Says "dry run" on every screen of a dry run (hidden otherwise)."""
 
@@ -57,23 +66,43 @@ class DryRunBanner(Static):
         self.display = bool(getattr(options, "dry_run", False))
 
 
+class Checklist(Static):
+    """The runbook's checklist as text: every step with its status (one widget, so the start
+    screen's first frame stays cheap)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+
+    def show(self, statuses: Mapping[str, str]) -> None:
+        """Show each step's status."""
+        lines = []
+        for name, title in CHECKLIST.items():
+            status = statuses.get(name, "pending")
+            lines.append(
+                Content.assemble(
+                    (f"{GLYPHS.get(status, '?')} ", STATUS_STYLES.get(status, "")),
+                    f"{title}  ",
+                    (status, "$text-muted"),
+                )
+            )
+        self.update(Content("\n").join(lines))
+
+
 class StepItem(ListItem):
     """One step of the checklist: a status glyph, its title and its status."""
 
     status: reactive[str] = reactive("pending")
     """pending, previewed, running, applied, failed or skipped."""
 
-    def __init__(self, name: str, *, with_status: bool) -> None:
+    def __init__(self, name: str) -> None:
         super().__init__(Label(id=f"label-{name}"), id=f"step-{name}")
         self.step_name = name
-        self.with_status = with_status
 
     def watch_status(self, status: str) -> None:
         for known in GLYPHS:
             self.set_class(status == known, f"-{known}")
         label = self.query_one(Label)
-        word = f"  [dim]{status}[/]" if self.with_status else ""
-        label.update(f"{GLYPHS.get(status, '?')} {STEPS[self.step_name].title}{word}")
+        label.update(f"{GLYPHS.get(status, '?')} {CHECKLIST[self.step_name]}")
         self.tooltip = status
 
     def on_mount(self) -> None:
@@ -90,8 +119,8 @@ class StepList(ListView):
             super().__init__()
             self.step = step
 
-    def __init__(self, *, with_status: bool = False, id: str | None = None) -> None:
-        super().__init__(*(StepItem(name, with_status=with_status) for name in STEPS), id=id)
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(*(StepItem(name) for name in CHECKLIST), id=id)
 
     def show(self, statuses: Mapping[str, str]) -> None:
         """Show each step's status."""
@@ -100,7 +129,7 @@ class StepList(ListView):
 
     def highlight(self, step: str) -> None:
         """Move the highlight to a step."""
-        self.index = list(STEPS).index(step)
+        self.index = list(CHECKLIST).index(step)
 
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         event.stop()

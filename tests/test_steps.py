@@ -185,3 +185,11 @@ def test_discover_lists_what_a_user_picks_from(config: LaunchConfig) -> None:
         "ecr.PutImage": 1,
         "s3.CreateBucket": 1,
     }
+
+
+def test_the_checklist_names_every_step_in_order_with_its_title() -> None:
+    from wizard.checklist import CHECKLIST
+    from wizard.steps import STEPS
+
+    assert {name: step.title for name, step in STEPS.items()} == CHECKLIST
+    assert list(STEPS) == list(CHECKLIST)

@@ -52,13 +52,13 @@ def _require_tmux() -> None:
 
 
 def _secret_values(endpoint: str, state: dict[str, Any]) -> dict[str, str]:
-    """Every SSM parameter the launch recorded or checked, by name, decrypted."""
+    """The secrets the launch made or checked (the secrets step's parameters and the database
+    password, which any leaked connection URL would hold too), by name, decrypted."""
+    steps = state["steps"]
     names = {
-        resource["id"]
-        for step in state["steps"].values()
-        for resource in step["resources"]
-        if resource["kind"] == "ssm:parameter"
-    } | set(state["steps"]["secrets"]["outputs"]["parameters"])
+        *steps["secrets"]["outputs"]["parameters"],
+        steps["database"]["outputs"]["password_parameter"],
+    }
     ssm = Aws(AwsSettings(region="us-east-1", endpoint_url=endpoint)).client("ssm")
     ordered = sorted(names)
     values = {}

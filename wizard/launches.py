@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from wizard.checklist import CHECKLIST
 from wizard.errors import BadInput, WizardError
-from wizard.state import StateFile
-from wizard.steps import STEPS
+
+if TYPE_CHECKING:
+    from wizard.state import StateFile
 
 HOME_VARIABLE = "AIRFLOW_ECS_WIZARD_HOME"
 """Overrides the folder launches are kept in (tests and the sandbox use their own)."""
@@ -69,16 +71,16 @@ class KnownLaunch:
             return f"unreadable: {self.problem}"
         failed = [name for name, status in self.statuses.items() if status == "failed"]
         if failed:
-            return f"{self.applied}/{len(STEPS)} applied, {', '.join(failed)} failed"
-        if self.applied == len(STEPS):
+            return f"{self.applied}/{len(CHECKLIST)} applied, {', '.join(failed)} failed"
+        if self.applied == len(CHECKLIST):
             return "done"
-        return f"{self.applied}/{len(STEPS)} applied"
+        return f"{self.applied}/{len(CHECKLIST)} applied"
 
 
 def statuses_of(state: StateFile | None) -> dict[str, StepStatus]:
     """Every step's status as a state file records it (pending for a step never started)."""
     result: dict[str, StepStatus] = {}
-    for name in STEPS:
+    for name in CHECKLIST:
         status = state.step(name).status if state is not None else "pending"
         result[name] = status
     return result
@@ -86,6 +88,8 @@ def statuses_of(state: StateFile | None) -> dict[str, StepStatus]:
 
 def read_launch(config_path: Path, state_path: Path) -> KnownLaunch:
     """One launch's files, read without locking or changing them."""
+    from wizard.state import StateFile
+
     name = config_path.stem
     if not state_path.exists():
         return KnownLaunch(name, config_path, state_path, statuses_of(None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wizard.checklist import CHECKLIST
 from wizard.steps.base import Action, Step, StepContext, StepPlan
 
 
@@ -9,7 +10,7 @@ class AccountStep(Step):
     """Read the caller identity; nothing is created."""
 
     name = "account"
-    title = "AWS account"
+    title = CHECKLIST["account"]
 
     def plan(self, ctx: StepContext) -> StepPlan:
         identity = ctx.aws.client("sts").get_caller_identity()

@@ -7,6 +7,7 @@ import difflib
 from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
+from wizard.checklist import CHECKLIST
 from wizard.render import render_artifacts
 from wizard.steps.base import Action, Step, StepContext, StepPlan
 
@@ -15,7 +16,7 @@ class BootstrapStep(Step):
     """The script that mounts the environment's S3 folder on every instance."""
 
     name = "bootstrap"
-    title = "Instance bootstrap (S3 mount)"
+    title = CHECKLIST["bootstrap"]
     depends_on = ("s3_layout",)
 
     def plan(self, ctx: StepContext) -> StepPlan:

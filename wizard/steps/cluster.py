@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
 from wizard.cfn_template import load_template
+from wizard.checklist import CHECKLIST
 from wizard.errors import WizardError
 from wizard.patch_template import patch_template
 from wizard.render import AMI_PARAMETERS, render_artifacts
@@ -34,7 +35,7 @@ class ClusterStep(Step):
     """Create the cluster stack, or patch the console's; wait with progress from its events."""
 
     name = "cluster"
-    title = "ECS cluster"
+    title = CHECKLIST["cluster"]
     depends_on = ("network", "iam", "bootstrap")
 
     def discover(self, ctx: StepContext) -> dict[str, list[Choice]]:

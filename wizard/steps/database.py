@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 from urllib.parse import quote
 
+from wizard.checklist import CHECKLIST
 from wizard.errors import WizardError
 from wizard.render import render_artifacts
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
@@ -39,7 +40,7 @@ class DatabaseStep(Step):
     """The RDS instance (checked, or created), the database and role, and the parameters."""
 
     name = "database"
-    title = "Airflow database in RDS"
+    title = CHECKLIST["database"]
     depends_on = ("network",)
     poll_seconds = 30.0
     """Seconds between status checks while a new instance is created."""

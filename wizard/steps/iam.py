@@ -20,6 +20,7 @@ from botocore.parsers import ResponseParserError
 
 from wizard import naming
 from wizard.aws import error_code, is_read
+from wizard.checklist import CHECKLIST
 from wizard.steps.base import Action, Step, StepContext, StepPlan
 from wizard.steps.iam_policies import Document, Need, allows, listed, needs_of, parse_document
 from wizard.taskdefs import LAUNCH_TAG, taskdef_context
@@ -155,7 +156,7 @@ class IamStep(Step):
     """The two roles every task definition names."""
 
     name = "iam"
-    title = "Task execution and task roles"
+    title = CHECKLIST["iam"]
     depends_on = ("account",)
 
     def policies(self, ctx: StepContext) -> dict[Role, Document]:

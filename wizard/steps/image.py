@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
+from wizard.checklist import CHECKLIST
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan
 
 
@@ -14,7 +15,7 @@ class ImageStep(Step):
     """The repository (created only when asked) and the image tag, which must exist."""
 
     name = "image"
-    title = "ECR image"
+    title = CHECKLIST["image"]
     depends_on = ("account",)
 
     def discover(self, ctx: StepContext) -> dict[str, list[Choice]]:

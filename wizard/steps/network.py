@@ -10,6 +10,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
+from wizard.checklist import CHECKLIST
 from wizard.steps import reachability as reach
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
 from wizard.steps.reachability import AwsItem, Ingress, Subnet, Target
@@ -48,7 +49,7 @@ class NetworkStep(Step):
     """Checks the VPC and subnets, owns the security groups, reports what cannot reach what."""
 
     name = "network"
-    title = "VPC, subnets and security groups"
+    title = CHECKLIST["network"]
     depends_on = ("account",)
 
     def discover(self, ctx: StepContext) -> dict[str, list[Choice]]:

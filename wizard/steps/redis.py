@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wizard.checklist import CHECKLIST
 from wizard.errors import WizardError
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
 from wizard.steps.provisioning import (
@@ -34,7 +35,7 @@ class RedisStep(Step):
     """The replication group (with subnet group and security group), or an existing endpoint."""
 
     name = "redis"
-    title = "ElastiCache broker"
+    title = CHECKLIST["redis"]
     depends_on = ("network",)
     poll_seconds = 15.0
     """Seconds between status checks while the group is created (tests and benchmarks lower it)."""

@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
+from wizard.checklist import CHECKLIST
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan
 from wizard.taskdefs import LAUNCH_TAG
 
@@ -18,7 +19,7 @@ class S3LayoutStep(Step):
     """The bucket (created only when asked: public access blocked, encrypted) and folders."""
 
     name = "s3_layout"
-    title = "S3 bucket and folder layout"
+    title = CHECKLIST["s3_layout"]
     depends_on = ("account",)
 
     def discover(self, ctx: StepContext) -> dict[str, list[Choice]]:

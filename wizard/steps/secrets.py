@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
+from wizard.checklist import CHECKLIST
 from wizard.fernet import generate_key
 from wizard.steps.base import Action, Step, StepContext, StepPlan
 from wizard.steps.provisioning import registered_secret, store_parameter
@@ -21,7 +22,7 @@ class SecretsStep(Step):
     """Fernet key, `secret_key`, `jwt_secret` (3.x) and the Admin password."""
 
     name = "secrets"
-    title = "Fernet key and shared secrets"
+    title = CHECKLIST["secrets"]
     depends_on = ("account",)
 
     def generated(self, ctx: StepContext) -> dict[str, Callable[[], str]]:

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
+from wizard.checklist import CHECKLIST
 from wizard.config import API_SERVER_ALIAS
 from wizard.errors import WizardError
 from wizard.steps import load_balancer
@@ -29,7 +30,7 @@ class ServicesStep(Step):
     """The migrate task, the load balancer and the services; ends with the UI's address."""
 
     name = "services"
-    title = "Services and load balancer"
+    title = CHECKLIST["services"]
     depends_on = ("cluster", "task_definitions", "network")
 
     def service_name(self, ctx: StepContext, component: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
+from wizard.checklist import CHECKLIST
 from wizard.render import render_artifacts
 from wizard.steps.base import Action, Step, StepContext, StepPlan
 
@@ -34,7 +35,7 @@ class TaskDefinitionsStep(Step):
     """One task definition per component (and the migrate task), registered when changed."""
 
     name = "task_definitions"
-    title = "Task definitions"
+    title = CHECKLIST["task_definitions"]
     depends_on = ("iam", "secrets", "database", "redis", "image")
 
     def rendered(self, ctx: StepContext) -> dict[str, dict[str, Any]]:
