@@ -63,7 +63,7 @@ class SummaryScreen(Screen[None]):
     def on_mount(self) -> None:
         session = self.session
         table = self.query_one("#created", DataTable)
-        table.add_columns("kind", "id", "console")
+        table.add_columns("kind", "console", "id")
         lines = []
         if session.dry_run:
             self.query_one("#summary-title", Static).update(
@@ -90,7 +90,7 @@ class SummaryScreen(Screen[None]):
                         if row.console_url
                         else "-"
                     )
-                    table.add_row(row.kind, row.id, link)
+                    table.add_row(row.kind, link, row.id)
             lines.append("Replay this launch headless (it applies nothing that is applied):")
         command = replay_command(
             command_path(session.config_path), command_path(session.state_path)
