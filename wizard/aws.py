@@ -11,6 +11,7 @@ botocore's standard mode. Two hooks sit on the session itself, so no code path c
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wizard import __version__
-from wizard.errors import WizardError
+from wizard.errors import BadInput, WizardError
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "BatchGet")
 READ_OPERATIONS = frozenset(
@@ -60,6 +61,27 @@ class AwsSettings:
     endpoint_url: str = ""
     wait_scale: float = 1.0
     """Multiplies every pause between polls: 1 for AWS; small for an emulator that is instant."""
+
+
+WAIT_SCALE_VARIABLE = "AIRFLOW_ECS_WIZARD_WAIT_SCALE"
+"""Set by the sandbox: the emulator creates everything at once, so polls need not wait long."""
+
+
+def wait_scale_from_environment() -> float:
+    """`wait_scale` as $AIRFLOW_ECS_WIZARD_WAIT_SCALE says (1, AWS's pace, when unset).
+
+    Raises:
+        BadInput: the variable is not a number.
+    """
+    text = os.environ.get(WAIT_SCALE_VARIABLE, "")
+    try:
+        return min(max(float(text), 0.0), 1.0) if text else 1.0
+    except ValueError:
+        raise BadInput(
+            f"{WAIT_SCALE_VARIABLE}={text!r} is not a number",
+            title="Bad environment",
+            hint="Set it to a number from 0 to 1 (the sandbox uses 0.02), or unset it.",
+        ) from None
 
 
 class CallRecorder:

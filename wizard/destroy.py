@@ -99,7 +99,7 @@ def destroy(
     return result
 
 
-def _retry_dependency(call: Callable[[], Any], attempts: int = 40) -> None:
+def _retry_dependency(aws: Aws, call: Callable[[], Any], attempts: int = 40) -> None:
     """Security groups and subnet groups stay in use for a while after what used them."""
     for attempt in range(attempts):
         try:
@@ -112,14 +112,14 @@ def _retry_dependency(call: Callable[[], Any], attempts: int = 40) -> None:
                 or attempt == attempts - 1
             ):
                 raise
-            time.sleep(WAITER_DELAY)
+            aws.pause(WAITER_DELAY)
 
 
 def _stack(aws: Aws, stack_id: str) -> None:
     cloudformation = aws.client("cloudformation")
     cloudformation.delete_stack(StackName=stack_id)
     cloudformation.get_waiter("stack_delete_complete").wait(
-        StackName=stack_id, WaiterConfig={"Delay": WAITER_DELAY, "MaxAttempts": 240}
+        StackName=stack_id, WaiterConfig={"Delay": aws.delay(WAITER_DELAY), "MaxAttempts": 240}
     )
 
 
@@ -134,7 +134,7 @@ def _load_balancer(aws: Aws, arn: str) -> None:
     elbv2 = aws.client("elbv2")
     elbv2.delete_load_balancer(LoadBalancerArn=arn)
     elbv2.get_waiter("load_balancers_deleted").wait(
-        LoadBalancerArns=[arn], WaiterConfig={"Delay": WAITER_DELAY, "MaxAttempts": 40}
+        LoadBalancerArns=[arn], WaiterConfig={"Delay": aws.delay(WAITER_DELAY), "MaxAttempts": 40}
     )
 
 
@@ -198,7 +198,8 @@ def _db_instance(aws: Aws, identifier: str) -> None:
         DeleteAutomatedBackups=False,
     )
     rds.get_waiter("db_instance_deleted").wait(
-        DBInstanceIdentifier=identifier, WaiterConfig={"Delay": WAITER_DELAY, "MaxAttempts": 240}
+        DBInstanceIdentifier=identifier,
+        WaiterConfig={"Delay": aws.delay(WAITER_DELAY), "MaxAttempts": 240},
     )
 
 
@@ -206,7 +207,8 @@ def _replication_group(aws: Aws, identifier: str) -> None:
     elasticache = aws.client("elasticache")
     elasticache.delete_replication_group(ReplicationGroupId=identifier)
     elasticache.get_waiter("replication_group_deleted").wait(
-        ReplicationGroupId=identifier, WaiterConfig={"Delay": WAITER_DELAY, "MaxAttempts": 120}
+        ReplicationGroupId=identifier,
+        WaiterConfig={"Delay": aws.delay(WAITER_DELAY), "MaxAttempts": 120},
     )
 
 
@@ -219,21 +221,21 @@ DELETERS: dict[str, Callable[[Aws, str], None]] = {
     "elbv2:listener": lambda aws, arn: aws.client("elbv2").delete_listener(ListenerArn=arn),
     "elbv2:load-balancer": _load_balancer,
     "elbv2:target-group": lambda aws, arn: _retry_dependency(
-        lambda: aws.client("elbv2").delete_target_group(TargetGroupArn=arn)
+        aws, lambda: aws.client("elbv2").delete_target_group(TargetGroupArn=arn)
     ),
     "servicediscovery:namespace": _namespace,
     "ec2:security-group": lambda aws, group: _retry_dependency(
-        lambda: aws.client("ec2").delete_security_group(GroupId=group)
+        aws, lambda: aws.client("ec2").delete_security_group(GroupId=group)
     ),
     "ec2:security-group-rule": _security_group_rule,
     "iam:role-policy": _role_policy,
     "iam:role": _role,
     "elasticache:replication-group": _replication_group,
     "elasticache:subnet-group": lambda aws, name: _retry_dependency(
-        lambda: aws.client("elasticache").delete_cache_subnet_group(CacheSubnetGroupName=name)
+        aws, lambda: aws.client("elasticache").delete_cache_subnet_group(CacheSubnetGroupName=name)
     ),
     "rds:subnet-group": lambda aws, name: _retry_dependency(
-        lambda: aws.client("rds").delete_db_subnet_group(DBSubnetGroupName=name)
+        aws, lambda: aws.client("rds").delete_db_subnet_group(DBSubnetGroupName=name)
     ),
     "rds:instance": _db_instance,
     "ssm:parameter": lambda aws, name: aws.client("ssm").delete_parameter(Name=name),

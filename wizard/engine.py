@@ -8,12 +8,11 @@ call. With `only`, the named steps run and their dependencies must be applied al
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from wizard.aws import Aws, AwsSettings, CallRecorder
+from wizard.aws import Aws, AwsSettings, CallRecorder, wait_scale_from_environment
 from wizard.config import LaunchConfig
 from wizard.config_file import dump_config
 from wizard.errors import BadInput, WizardError
@@ -50,30 +49,14 @@ def config_digest(config: LaunchConfig) -> str:
     return hashlib.sha256(dump_config(config).encode()).hexdigest()
 
 
-WAIT_SCALE_VARIABLE = "AIRFLOW_ECS_WIZARD_WAIT_SCALE"
-"""Set by the sandbox: the emulator creates everything at once, so polls need not wait long."""
-
-
 def settings_of(config: LaunchConfig) -> AwsSettings:
     """Where the config says to connect (and how long to pause between polls)."""
     return AwsSettings(
         region=config.aws.region,
         profile=config.aws.profile,
         endpoint_url=config.aws.endpoint_url,
-        wait_scale=_wait_scale(),
+        wait_scale=wait_scale_from_environment(),
     )
-
-
-def _wait_scale() -> float:
-    text = os.environ.get(WAIT_SCALE_VARIABLE, "")
-    try:
-        return min(max(float(text), 0.0), 1.0) if text else 1.0
-    except ValueError:
-        raise BadInput(
-            f"{WAIT_SCALE_VARIABLE}={text!r} is not a number",
-            title="Bad environment",
-            hint="Set it to a number from 0 to 1 (the sandbox uses 0.02), or unset it.",
-        ) from None
 
 
 def connect(

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from wizard.aws import Aws, AwsSettings
+from wizard.aws import WAIT_SCALE_VARIABLE, Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
-from wizard.engine import WAIT_SCALE_VARIABLE
 from wizard.errors import WizardError
 
 IMAGE_TAGS = ("3.3.2", "3.3.1", "2.11.2")
