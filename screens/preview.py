@@ -13,7 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import LoadingIndicator, Static, TabbedContent, TabPane
 
-from wizard.session import Preview
+from wizard.session import Preview, artifact_lexer
 
 VERB_STYLES = {
     "create": "$success",
@@ -21,18 +21,6 @@ VERB_STYLES = {
     "no-op": "$text-muted",
     "check": "$accent",
 }
-LEXERS = (
-    (".sh", "bash"),
-    (".json", "json"),
-    (".sql", "sql"),
-    (".diff", "diff"),
-    (".toml", "toml"),
-)
-
-
-def lexer_for(name: str) -> str:
-    """The highlighting for an artifact's file name."""
-    return next((lexer for suffix, lexer in LEXERS if name.endswith(suffix)), "text")
 
 
 def actions_content(preview: Preview) -> Content:
@@ -104,7 +92,7 @@ class PreviewPane(Vertical):
                 TabPane(f"diff {action.name}", _code(action.diff, "diff"), id=f"tab-diff-{index}")
             )
         for index, (name, text) in enumerate(plan.artifacts.items()):
-            panes.append(TabPane(name, _code(text, lexer_for(name)), id=f"tab-file-{index}"))
+            panes.append(TabPane(name, _code(text, artifact_lexer(name)), id=f"tab-file-{index}"))
         await tabs.add_pane(panes[0])
         for pane in panes[1:]:
             await tabs.add_pane(pane)

@@ -12,8 +12,8 @@ from pathlib import Path
 from rich.console import Console
 
 from wizard.config import LaunchConfig
-from wizard.engine import Launch, apply_launch, connect, open_state, plan_launch
-from wizard.errors import BadInput, WizardError
+from wizard.engine import Launch, apply_launch, connect, open_state, plan_step
+from wizard.errors import BadInput
 from wizard.report import EventPrinter, print_plans, print_status
 from wizard.runner import order
 from wizard.state import StateFile
@@ -91,13 +91,7 @@ def status_command(args: argparse.Namespace) -> int:
 
 def _plans(launch: Launch) -> dict[str, StepPlan]:
     """Every step's plan; a step that cannot be planned yet shows why instead of stopping."""
-    plans: dict[str, StepPlan] = {}
-    for name in order(GRAPH):
-        try:
-            plans[name] = plan_launch(launch, [name])[name]
-        except WizardError as error:
-            plans[name] = StepPlan(name, problems=[error.message])
-    return plans
+    return {name: plan_step(launch, name) for name in order(GRAPH)}
 
 
 def _confirm(console: Console) -> None:

@@ -96,6 +96,15 @@ def open_state(launch: Launch, path: Path) -> StateFile:
     )
 
 
+def plan_step(launch: Launch, name: str) -> StepPlan:
+    """One step's plan; a step that cannot be planned yet (an earlier step has not applied, the
+    account lacks something) gets a plan whose problem says why, instead of an error."""
+    try:
+        return STEPS[name].plan(launch.context())
+    except WizardError as error:
+        return StepPlan(name, problems=[error.message])
+
+
 def plan_launch(launch: Launch, steps: Iterable[str] | None = None) -> dict[str, StepPlan]:
     """Every step's plan, in dependency order; read-only whatever `launch.aws` allows."""
     names = list(steps) if steps is not None else order(GRAPH)

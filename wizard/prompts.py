@@ -24,7 +24,7 @@ from wizard.errors import Problem, ProblemsError, WizardError
 from wizard.launches import state_path_for
 from wizard.questions import Question, parse_answer, questions, text_of, value_of, with_answers
 from wizard.runner import order
-from wizard.session import Preview, WizardSession
+from wizard.session import Preview, WizardSession, artifact_lexer
 from wizard.steps import GRAPH
 from wizard.steps.base import Choice
 
@@ -36,7 +36,6 @@ PREVIEW_LINES = 40
 OTHER = "\x00other"
 """The value of the "enter another value…" choice (no config value can be it)."""
 _VERB_STYLES = {"create": "green", "update": "yellow", "no-op": "dim"}
-_LEXERS = {".sh": "bash", ".json": "json", ".sql": "sql"}
 _OFFLINE_ARTIFACTS = {
     "bootstrap": ("bootstrap.sh",),
     "database": ("database.sql",),
@@ -355,9 +354,8 @@ def show_rendered(console: Console, config: LaunchConfig, prefixes: Sequence[str
 def show_artifact(console: Console, name: str, text: str) -> None:
     """An artifact's first lines, highlighted by its kind."""
     lines = text.splitlines()
-    lexer = next((lexer for end, lexer in _LEXERS.items() if name.endswith(end)), "text")
     console.print(Text(name, style="bold"))
-    console.print(Syntax("\n".join(lines[:PREVIEW_LINES]), lexer))
+    console.print(Syntax("\n".join(lines[:PREVIEW_LINES]), artifact_lexer(name)))
     if len(lines) > PREVIEW_LINES:
         more = len(lines) - PREVIEW_LINES
         console.print(Text(f"… {more} more lines (`render` writes the whole file)", style="dim"))

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
-from wizard.engine import Launch, apply_launch, connect, open_state, settings_of
+from wizard.engine import Launch, apply_launch, connect, open_state, plan_step, settings_of
 from wizard.errors import BadInput, Problem, ProblemsError, WizardError
 from wizard.launches import KnownLaunch, state_path_for, statuses_of
 from wizard.questions import with_answers
@@ -32,7 +32,6 @@ from wizard.steps.base import Choice, StepPlan
 from wizard.summary import LaunchSummary, summarize
 
 Status = Literal["pending", "previewed", "running", "applied", "failed", "skipped"]
-LINTED_SUFFIXES = (".sh", ".cfn.json")
 
 
 @dataclass
@@ -133,12 +132,12 @@ class WizardSession:
             raise ProblemsError(
                 [Problem("name", "cannot change once the launch has started (it names its state)")]
             )
-        old = self.config_path
-        self.config_path = old.with_name(f"{name}.toml")
-        self.state_path = state_path_for(self.config_path, name)
-        if self.config_path.exists():
+        renamed = self.config_path.with_name(f"{name}.toml")
+        if renamed.exists():
             raise ProblemsError([Problem("name", f"a launch named {name} exists already")])
-        old.unlink(missing_ok=True)
+        self.config_path.unlink(missing_ok=True)
+        self.config_path = renamed
+        self.state_path = state_path_for(renamed, name)
 
     # AWS
 
@@ -163,16 +162,12 @@ class WizardSession:
     def preview(self, step: str) -> Preview:
         """What applying `step` would do, with its artifacts linted (read-only)."""
         launch = self.launch()
-        try:
-            plan = STEPS[step].plan(launch.context())
-        except WizardError as error:  # a step that cannot be planned yet says why
-            plan = StepPlan(step, problems=[error.message])
-        linted = {name: text for name, text in plan.artifacts.items() if _linted(name)}
+        plan = plan_step(launch, step)
         lint_problems: list[str] = []
-        if linted:
+        if plan.artifacts:
             from wizard.lint import lint_artifacts
 
-            report = lint_artifacts(linted, launch.aws.region, self.config.airflow.version)
+            report = lint_artifacts(plan.artifacts, launch.aws.region, self.config.airflow.version)
             lint_problems = [str(problem) for problem in report.problems]
             plan.warnings += [w for w in report.warnings if w not in plan.warnings]
         return Preview(plan, lint_problems)
@@ -199,17 +194,12 @@ class WizardSession:
         confirmed and can apply with them."""
         with self._lock:
             applied = set(self.applied())
-            batch = {
-                name for name in self.confirmed if name not in applied and name not in self.running
-            }
-            changed = True
-            while changed:
-                changed = False
-                for name in sorted(batch):
-                    if not set(GRAPH[name]) <= applied | batch:
-                        batch.discard(name)
-                        changed = True
-            return [name for name in order(GRAPH) if name in batch]
+            batch: list[str] = []
+            for name in order(GRAPH):  # dependencies first, so one pass decides every step
+                waiting = name not in self.confirmed or name in applied or name in self.running
+                if not waiting and set(GRAPH[name]) <= applied | set(batch):
+                    batch.append(name)
+            return batch
 
     def apply_ready(self, on_event: EventSink | None = None) -> RunResult:
         """Apply the steps that are ready, independent ones at the same time.
@@ -310,5 +300,15 @@ class WizardSession:
             return self._state
 
 
-def _linted(name: str) -> bool:
-    return name.endswith(LINTED_SUFFIXES) or name.startswith("taskdef-")
+LEXERS = (
+    (".sh", "bash"),
+    (".json", "json"),
+    (".sql", "sql"),
+    (".diff", "diff"),
+    (".toml", "toml"),
+)
+
+
+def artifact_lexer(name: str) -> str:
+    """The syntax highlighting for an artifact, by its file name (Pygments' lexer name)."""
+    return next((lexer for suffix, lexer in LEXERS if name.endswith(suffix)), "text")
