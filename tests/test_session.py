@@ -121,3 +121,14 @@ def test_the_questions_mark_exactly_the_fields_discover_lists(session: WizardSes
     for step in STEPS:
         discovered = {q.path for q in questions(step) if q.discovered}
         assert discovered == set(session.discover(step)), step
+
+
+def test_a_rename_to_a_taken_name_is_refused_and_changes_nothing(session: WizardSession) -> None:
+    kept = session.config_path
+    (kept.parent / "airflow-blue.toml").write_text(kept.read_text())
+    with pytest.raises(ProblemsError, match="a launch named airflow-blue exists already"):
+        session.answer({"name": "airflow-blue"})
+    assert session.config_path == kept and kept.exists()
+    assert session.state_path.name == "airflow-staging.state.json"
+    session.answer({"s3.prefix": "dags-root"})
+    assert load_config(kept).s3.prefix == "dags-root"
