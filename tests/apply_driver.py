@@ -17,11 +17,11 @@ import signal
 import sys
 from typing import Any
 
+from wizard.aws import WAIT_SCALE_VARIABLE
 from wizard.config_file import load_config
 from wizard.engine import apply_launch, connect, open_state
 from wizard.runner import StepEvent
 from wizard.sandbox import join_container_instances
-from wizard.steps import cluster, services
 
 
 def _die() -> None:
@@ -30,9 +30,7 @@ def _die() -> None:
 
 
 def main(config_path: str, state_path: str, kill_point: str = "") -> int:
-    cluster.POLL_SECONDS = 0.0
-    services.POLL_SECONDS = 0.01
-    services.WAITER_DELAY = 0
+    os.environ[WAIT_SCALE_VARIABLE] = "0"  # the emulator is instant: poll without sleeping
     config = load_config(config_path)
     launch = connect(config, read_only=False)
     launch.yes = True

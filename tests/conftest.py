@@ -119,12 +119,11 @@ GOOGLE_PARAMETERS = (
 
 @pytest.fixture
 def fast_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Long waits are instant in the emulator; poll without sleeping."""
-    from wizard.steps import cluster, services
+    """Long waits are instant in the emulator: every connected launch polls without sleeping
+    (the sandbox's own knob, `wait_scale`, at 0)."""
+    from wizard.aws import WAIT_SCALE_VARIABLE
 
-    monkeypatch.setattr(cluster, "POLL_SECONDS", 0.0)
-    monkeypatch.setattr(services, "POLL_SECONDS", 0.01)
-    monkeypatch.setattr(services, "WAITER_DELAY", 0)
+    monkeypatch.setenv(WAIT_SCALE_VARIABLE, "0")
     # moto's services report this many running tasks whatever their desired count
     monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")
 

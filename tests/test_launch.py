@@ -159,11 +159,8 @@ def _moto_deletes_caches(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("_moto_deletes_caches")
 def test_destroy_removes_what_was_created_and_keeps_the_data(
-    applied: tuple[Launch, Path], launch_config: LaunchConfig, monkeypatch: pytest.MonkeyPatch
+    applied: tuple[Launch, Path], launch_config: LaunchConfig
 ) -> None:
-    from wizard import destroy as destroy_module
-
-    monkeypatch.setattr(destroy_module, "WAITER_DELAY", 0)
     launch, state_path = applied
     state = StateFile.open(state_path)
     result = destroy(launch.aws, state, delete_data=False)

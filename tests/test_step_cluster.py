@@ -12,17 +12,11 @@ import pytest
 from tests.test_steps import _context, _state
 from wizard.config import LaunchConfig
 from wizard.sandbox import fill_change_set_gap
-from wizard.steps import cluster as cluster_module
 from wizard.steps.base import StepContext
 from wizard.steps.cluster import ClusterStep
 
 STEP = ClusterStep()
 CONSOLE = Path(__file__).parent / "fixtures" / "console" / "infra-ecs-cluster-launchtemplate.json"
-
-
-@pytest.fixture(autouse=True)
-def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cluster_module, "POLL_SECONDS", 0.0)
 
 
 @pytest.fixture

@@ -28,8 +28,6 @@ ONE_EACH = {f"components__{c}__desired_count": 1 for c in ("worker",)}
 @pytest.fixture(autouse=True)
 def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")
-    monkeypatch.setattr(services_module, "POLL_SECONDS", 0.01)
-    monkeypatch.setattr(services_module, "WAITER_DELAY", 0)
 
 
 def _launch(ctx: StepContext, *, instances: int = 1) -> None:

@@ -33,7 +33,7 @@ def _context(
     config: LaunchConfig, state: StateFile | None = None, *, read_only: bool = False
 ) -> StepContext:
     aws = Aws(
-        AwsSettings(region=config.aws.region, endpoint_url=config.aws.endpoint_url),
+        AwsSettings(region=config.aws.region, endpoint_url=config.aws.endpoint_url, wait_scale=0),
         read_only=read_only,
     )
     return StepContext(config=config, aws=aws, account_id=ACCOUNT, state=state)
