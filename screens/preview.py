@@ -82,8 +82,6 @@ class PreviewPane(Vertical):
             status = "Nothing to change: confirm to go on."
         self.query_one("#preview-status", Static).update(status)
         self.set_class(preview.blocked, "-blocked")
-        tabs = self.query_one("#preview-tabs", TabbedContent)
-        await tabs.clear_panes()
         panes = [
             TabPane("Actions", VerticalScroll(Static(actions_content(preview))), id="tab-actions")
         ]
@@ -93,10 +91,13 @@ class PreviewPane(Vertical):
             )
         for index, (name, text) in enumerate(plan.artifacts.items()):
             panes.append(TabPane(name, _code(text, artifact_lexer(name)), id=f"tab-file-{index}"))
-        await tabs.add_pane(panes[0])
-        for pane in panes[1:]:
-            await tabs.add_pane(pane)
-        tabs.active = "tab-actions"
+        # one new TabbedContent rather than clear_panes/add_pane: the tabs' underline is placed
+        # once the whole bar is laid out (added one by one, it could measure a tab not yet sized)
+        tabs = TabbedContent(id="preview-tabs", initial="tab-actions")
+        for pane in panes:
+            tabs.compose_add_child(pane)  # what `with TabbedContent():` does in compose
+        await self.query_one("#preview-tabs", TabbedContent).remove()
+        await self.mount(tabs)
 
 
 def _code(text: str, lexer: str) -> VerticalScroll:

@@ -4,6 +4,7 @@ log of every event. Steps that apply at the same time show as one "in parallel" 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -21,6 +22,8 @@ class ApplyProgress(Vertical):
         super().__init__(id=id)
         self.running: dict[str, tuple[float, str]] = {}
         """Each running step: when it started and its last progress message."""
+        self.clock: Callable[[], float] = time.monotonic
+        """Where elapsed times come from (a picture of this widget fixes it)."""
 
     def compose(self) -> ComposeResult:
         yield Static("Nothing is applying.", id="running")
@@ -33,10 +36,10 @@ class ApplyProgress(Vertical):
         """Show one event of the runner."""
         title = CHECKLIST[event.step]
         if event.kind == "started":
-            self.running[event.step] = (time.monotonic(), "starting")
+            self.running[event.step] = (self.clock(), "starting")
             self._log(f"[{self._colour('accent')}]start[/]   {title}")
         elif event.kind == "progress":
-            started = self.running.get(event.step, (time.monotonic(), ""))[0]
+            started = self.running.get(event.step, (self.clock(), ""))[0]
             self.running[event.step] = (started, event.message)
             self._log(f"[dim]…[/]       {title}: {escape(event.message)}")
         elif event.kind == "applied":
@@ -58,7 +61,7 @@ class ApplyProgress(Vertical):
         self.query_one("#log", RichLog).write(line)
 
     def _tick(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if not self.running:
             text = "Nothing is applying."
         else:
