@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -72,8 +72,12 @@ class WizardApp(App[int]):
         if self.options.dry_run:
             self.sub_title = "DRY RUN: previews only, nothing is changed"
 
+    def get_default_screen(self) -> Screen[Any]:
+        # the start screen is the first and bottom screen: drawing it straight away, rather than
+        # pushing it over an empty default screen, saves a whole layout and frame at startup
+        return StartScreen()
+
     def on_mount(self) -> None:
-        self.push_screen(StartScreen())
         if self.options.sandbox:
             self.call_after_refresh(self.start_sandbox)
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import ROOT, run_cli
 from wizard import __version__
-from wizard.cli import main
+from wizard.cli import build_parser, main, only_wizard_flags
+from wizard.errors import BadInput
 
 FIXTURES = Path(__file__).parent / "fixtures" / "console"
 
@@ -201,3 +207,31 @@ def test_an_aws_refusal_is_reported_without_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "error: No AWS credentials" in result.stderr or "error: Unexpected" in result.stderr
+
+
+WIZARD_TOKENS = [
+    "--sandbox", "--dry-run", "--debug", "--state", "--config", "--folder", "--state=s.json",
+    "--folder=f", "launch.toml", "render", "status", "-h", "--version", "--sandbx", "--",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WIZARD_TOKENS), max_size=5))
+def test_the_wizards_short_parser_parses_as_the_whole_one(args: list[str]) -> None:
+    """Without a COMMAND the wizard's first frame skips building the subcommands' parsers;
+    whenever it does, the arguments mean the same, errors included."""
+
+    def outcome(parser: argparse.ArgumentParser) -> object:
+        error = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(error), contextlib.redirect_stdout(io.StringIO()):
+                parsed = vars(parser.parse_args(args))
+        except SystemExit as done:
+            return done.code, error.getvalue().splitlines()[-1:]
+        except BadInput as bad:
+            return "bad input", str(bad)
+        parsed.pop("command", None)
+        return parsed
+
+    if only_wizard_flags(args):
+        assert outcome(build_parser(commands=False)) == outcome(build_parser())

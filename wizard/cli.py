@@ -32,8 +32,25 @@ class _Parser(argparse.ArgumentParser):
         raise BadInput(f"{self.prog}: {message}", title="Bad arguments", hint="See --help.")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line, one subcommand per headless action."""
+WIZARD_FLAGS = {"--sandbox", "--dry-run", "--debug"}
+WIZARD_OPTIONS = {"--state", "--config", "--folder"}
+
+
+def only_wizard_flags(args: Sequence[str]) -> bool:
+    """Whether the arguments are only the full-screen wizard's own flags (no COMMAND, no
+    --help): then the subcommands' parsers need not be built before the first frame."""
+    values = iter(args)
+    for arg in values:
+        if arg in WIZARD_OPTIONS:
+            next(values, None)
+        elif arg not in WIZARD_FLAGS and arg.split("=", 1)[0] not in WIZARD_OPTIONS:
+            return False
+    return True
+
+
+def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
+    """The whole command line, one subcommand per headless action (`commands=False`: only the
+    wizard's flags, which parse the same)."""
     common = _Parser(add_help=False)
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
@@ -66,9 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--folder", type=Path, help="where launches are kept (default: the user data folder)"
     )
     parser.set_defaults(handler=_wizard)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    if not commands:
+        return parser
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    render = commands.add_parser(
+    render = subparsers.add_parser(
         "render",
         parents=[aws],
         help="write every artifact for a config (no AWS calls)",
@@ -83,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--account-id", default="", help="the account, if the config can't say")
     render.set_defaults(handler=_render)
 
-    validate = commands.add_parser(
+    validate = subparsers.add_parser(
         "validate",
         parents=[aws],
         help="check a config offline, with every linter",
@@ -94,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--account-id", default="", help="the account, if the config can't say")
     validate.set_defaults(handler=_validate)
 
-    patch = commands.add_parser(
+    patch = subparsers.add_parser(
         "patch-template",
         parents=[aws],
         help="patch a console-made ECS cluster template the way the runbook does",
@@ -113,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     patch.add_argument("--diff", action="store_true", help="print a unified diff of the change")
     patch.set_defaults(handler=_patch_template)
 
-    plan = commands.add_parser(
+    plan = subparsers.add_parser(
         "plan",
         parents=[aws],
         help="show what apply would create or change (read-only AWS calls)",
@@ -124,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--state", type=Path, help="the launch's state file, if it has one")
     plan.set_defaults(handler=_launch_command("plan_command"))
 
-    apply = commands.add_parser(
+    apply = subparsers.add_parser(
         "apply",
         parents=[aws],
         help="apply the launch, resuming where an earlier run stopped",
@@ -140,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apply.set_defaults(handler=_launch_command("apply_command"))
 
-    status = commands.add_parser(
+    status = subparsers.add_parser(
         "status",
         parents=[common],
         help="show a launch's progress from its state file (no AWS call)",
@@ -149,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="the whole state as JSON")
     status.set_defaults(handler=_status)
 
-    destroy = commands.add_parser(
+    destroy = subparsers.add_parser(
         "destroy",
         parents=[aws],
         help="remove what this launch created, newest first",
@@ -162,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     destroy.add_argument("--delete-data", action="store_true", help="delete the data too")
     destroy.set_defaults(handler=_destroy)
 
-    init = commands.add_parser(
+    init = subparsers.add_parser(
         "init",
         parents=[aws],
         help="write a launch.toml by answering questions (--plain: no full-screen UI)",
@@ -180,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.set_defaults(handler=_init)
 
-    sandbox = commands.add_parser(
+    sandbox = subparsers.add_parser(
         "sandbox",
         help="run an AWS emulator seeded with a sample account, to try the wizard",
         description="Start the AWS emulator (moto) on a free loopback port, seed it with a "
@@ -199,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     try:
-        args = build_parser().parse_args(args_list)
+        args = build_parser(commands=not only_wizard_flags(args_list)).parse_args(args_list)
         handler: Command = args.handler
         return handler(args)
     except WizardError as error:
