@@ -93,6 +93,10 @@ class Terminal:
         # The server starts with this environment; the program gets it and TERM.
         environment = dict(os.environ if env is None else env)
         environment.pop("TMUX", None)
+        # the pane's size is the terminal's: COLUMNS/LINES (pytest-xdist's workers set 80x24)
+        # would override it for the program
+        environment.pop("COLUMNS", None)
+        environment.pop("LINES", None)
         self._run(
             "new-session",
             "-d",

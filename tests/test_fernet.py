@@ -19,6 +19,7 @@ def test_generated_keys_encrypt_and_differ() -> None:
 @pytest.mark.parametrize(
     "bad",
     ["", "not-a-key", "A" * 44, Fernet.generate_key().decode()[:-2], "YWJj" * 11],
+    ids=["empty", "not-a-key", "44-As", "truncated-key", "abc-repeated"],
 )
 def test_invalid_keys_are_refused(bad: str) -> None:
     with pytest.raises(BadInput, match="not a Fernet key"):
