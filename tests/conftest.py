@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,17 @@ from typing import Any
 import pytest
 
 from wizard.config import LaunchConfig
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish() -> None:
+    """Collect the session's garbage once, then freeze what is left: pytest's own clean-up
+    collects five more times over a heap of emulators, botocore models and apps (seconds each),
+    which under pytest-xdist outlasts the 5 s a worker is given to stop and earns it a SIGINT.
+    Finalizers still run here, while pytest still reports what they raise."""
+    gc.collect()
+    gc.freeze()
+
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT.parent / "shared" / "spec" / "launch.example.toml"
