@@ -103,7 +103,6 @@ class LaunchScreen(Screen[None]):
         self.preview: Preview | None = None
         """The preview of the current step, while it matches the form."""
         self.confirmed_previews: dict[str, Preview] = {}
-        self._summary_up = False
 
     @property
     def wizard(self) -> WizardApp:
@@ -153,7 +152,6 @@ class LaunchScreen(Screen[None]):
         form = StepForm(questions(step), id="form")
         await holder.mount(form)
         form.load(self.session.config)
-        self.query_one("#confirm", Button).disabled = True
         self.refresh_statuses()
         self.query_one("#steps", StepList).highlight(step)
         if any(q.discovered for q in form.questions):
@@ -350,12 +348,8 @@ class LaunchScreen(Screen[None]):
         """The summary screen, once (two finished runs must not push it twice)."""
         from screens.summary import SummaryScreen
 
-        if not self._summary_up:
-            self._summary_up = True
-            self.app.push_screen(SummaryScreen(self.session), self._summary_closed)
-
-    def _summary_closed(self, _: None) -> None:
-        self._summary_up = False
+        if not any(isinstance(screen, SummaryScreen) for screen in self.app.screen_stack):
+            self.app.push_screen(SummaryScreen(self.session))
 
     def on_unmount(self) -> None:
         self.session.close()

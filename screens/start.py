@@ -91,9 +91,6 @@ class StartScreen(Screen[None]):
         elif options.config is not None:
             self.call_after_refresh(self._open_config, options.config)
 
-    def on_screen_resume(self) -> None:
-        self.refresh_launches()
-
     def sandbox_ready(self) -> None:
         """The emulator is up: list its launches and allow a new one."""
         self.query_one("#sandbox-status", Static).update(

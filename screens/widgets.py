@@ -70,9 +70,6 @@ class Checklist(Static):
     """The runbook's checklist as text: every step with its status (one widget, so the start
     screen's first frame stays cheap)."""
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-
     def show(self, statuses: Mapping[str, str]) -> None:
         """Show each step's status."""
         lines = []
