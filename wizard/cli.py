@@ -32,8 +32,18 @@ class _Parser(argparse.ArgumentParser):
         raise BadInput(f"{self.prog}: {message}", title="Bad arguments", hint="See --help.")
 
 
-WIZARD_FLAGS = {"--sandbox", "--dry-run", "--debug"}
-WIZARD_OPTIONS = {"--state", "--config", "--folder"}
+WIZARD_SWITCHES = {
+    "--sandbox": "run against an embedded AWS emulator seeded with a sample account "
+    "(no AWS account)",
+    "--dry-run": "walk every step and preview; change nothing",
+}
+WIZARD_PATHS = {
+    "--state": "resume the launch of this state file",
+    "--config": "open this launch.toml",
+    "--folder": "where launches are kept (default: the user data folder)",
+}
+"""The full-screen wizard's flags (with no COMMAND) and their help: the parser's group and the
+check below both read these."""
 
 
 def only_wizard_flags(args: Sequence[str]) -> bool:
@@ -41,9 +51,9 @@ def only_wizard_flags(args: Sequence[str]) -> bool:
     --help): then the subcommands' parsers need not be built before the first frame."""
     values = iter(args)
     for arg in values:
-        if arg in WIZARD_OPTIONS:
+        if arg in WIZARD_PATHS:
             next(values, None)
-        elif arg not in WIZARD_FLAGS and arg.split("=", 1)[0] not in WIZARD_OPTIONS:
+        elif arg not in (*WIZARD_SWITCHES, "--debug") and arg.split("=", 1)[0] not in WIZARD_PATHS:
             return False
     return True
 
@@ -69,19 +79,10 @@ def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     tui = parser.add_argument_group("the wizard (with no COMMAND)")
-    tui.add_argument(
-        "--sandbox",
-        action="store_true",
-        help="run against an embedded AWS emulator seeded with a sample account (no AWS account)",
-    )
-    tui.add_argument(
-        "--dry-run", action="store_true", help="walk every step and preview; change nothing"
-    )
-    tui.add_argument("--state", type=Path, help="resume the launch of this state file")
-    tui.add_argument("--config", type=Path, help="open this launch.toml")
-    tui.add_argument(
-        "--folder", type=Path, help="where launches are kept (default: the user data folder)"
-    )
+    for flag, help_text in WIZARD_SWITCHES.items():
+        tui.add_argument(flag, action="store_true", help=help_text)
+    for flag, help_text in WIZARD_PATHS.items():
+        tui.add_argument(flag, type=Path, help=help_text)
     parser.set_defaults(handler=_wizard)
     if not commands:
         return parser
