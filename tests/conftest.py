@@ -123,12 +123,6 @@ def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_server
 
 
-GOOGLE_PARAMETERS = (
-    "dataplatform.production.airflow.google_client_id",
-    "dataplatform.production.airflow.google_client_secret",
-)
-
-
 @pytest.fixture
 def fast_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Long waits are instant in the emulator: every connected launch polls without sleeping
@@ -149,7 +143,7 @@ def launch_config(
     fast_waits: None,
 ) -> LaunchConfig:
     from wizard.aws import Aws, AwsSettings
-    from wizard.sandbox import seed_account
+    from wizard.sandbox import GOOGLE_PARAMETERS, seed_account
 
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=aws_endpoint))
     seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS)

@@ -18,11 +18,6 @@ from wizard.runner import StepEvent
 from wizard.sandbox import join_container_instances
 from wizard.state import StateFile, contains_secret
 
-GOOGLE = (
-    "dataplatform.production.airflow.google_client_id",
-    "dataplatform.production.airflow.google_client_secret",
-)
-
 
 def _joining_instances(aws: Aws, cluster_name: str) -> Callable[[StepEvent], None]:
     """The emulator has no ECS agent: when the cluster step is done, join its instances."""

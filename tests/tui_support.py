@@ -13,11 +13,11 @@ from textual.pilot import Pilot
 
 from wizard.aws import Aws, AwsSettings
 from wizard.config_file import save_config
-from wizard.sandbox import join_container_instances, sandbox_config, seed_account
-
-GOOGLE = (
-    "dataplatform.production.airflow.google_client_id",
-    "dataplatform.production.airflow.google_client_secret",
+from wizard.sandbox import (
+    GOOGLE_PARAMETERS,
+    join_container_instances,
+    sandbox_config,
+    seed_account,
 )
 
 
@@ -32,7 +32,7 @@ def seeded_template(
         request = urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST")
         urllib.request.urlopen(request).close()
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=endpoint))
-    seeded = seed_account(aws, google_parameters=GOOGLE, console_stack=console_stack)
+    seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS, console_stack=console_stack)
     path = folder / "template" / "launch.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_config(sandbox_config(endpoint, seeded), path)
