@@ -100,6 +100,10 @@ def health_command(config: LaunchConfig, version: AirflowVersion, component: str
     if component == "webserver":
         path = "/api/v2/version" if version.major >= 3 else "/health"
         return f"curl --fail --silent --show-error http://localhost:{port}{path} || exit 1"
+    if component == "flower" and version.major == 1:
+        # Airflow 1.10 allows flower>=0.7.3,<1.0, and /healthcheck arrived only in 0.9.7: any
+        # HTTP answer (without --fail, a 404 or a 401 from basic auth is one) proves it serves.
+        return f"curl --silent --show-error --output /dev/null http://localhost:{port}/ || exit 1"
     if component == "flower":
         return f"curl --fail --silent --show-error http://localhost:{port}/healthcheck || exit 1"
     if component == "worker":
