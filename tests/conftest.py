@@ -122,6 +122,16 @@ def redis() -> Any:
 
 
 @pytest.fixture(scope="session")
+def secure_redis() -> Any:
+    """A real Redis server for the whole session that wants an AUTH token (`requirepass`) and
+    speaks only TLS, with a self-signed certificate (`ca_file`) for 127.0.0.1."""
+    from tests.services import redis_server
+
+    with redis_server(password="elasticache-like-token-0123456789abcdef", tls=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def moto_server() -> Any:
     """The AWS emulator as a server on a free loopback port, one per test session.
 

@@ -113,25 +113,69 @@ def postgres_server() -> Iterator[Postgres]:
 
 @dataclass(frozen=True)
 class Redis:
-    """A running redis-server on 127.0.0.1:`port`."""
+    """A running redis-server on 127.0.0.1:`port`; with `password`, it wants AUTH; with
+    `ca_file`, it speaks TLS only, with a self-signed certificate for 127.0.0.1 and localhost
+    (that file: the CA a client must trust)."""
 
     port: int
+    password: str = ""
+    ca_file: Path | None = None
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1, and its key (0600), made with openssl."""
+    if shutil.which("openssl") is None:
+        missing("openssl")
+    certificate, key = folder / "server.crt", folder / "server.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-nodes",
+            "-newkey",
+            "rsa:2048",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    key.chmod(0o600)
+    return certificate, key
 
 
 @contextmanager
-def redis_server() -> Iterator[Redis]:
-    """Start redis-server without persistence in a temp dir."""
+def redis_server(*, password: str = "", tls: bool = False) -> Iterator[Redis]:
+    """Start redis-server without persistence in a temp dir (`password`: its `requirepass`;
+    `tls`: TLS only, on a self-signed certificate)."""
     executable = shutil.which("redis-server")
     if executable is None:
         missing("redis-server")
     root = Path(tempfile.mkdtemp(prefix="aew-redis-"))
     pidfile = root / "redis.pid"
     port = free_port()
+    listen = ["--port", str(port)]
+    ca_file = None
+    if tls:
+        ca_file, key = self_signed_certificate(root)
+        listen = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(ca_file)]
+        listen += ["--tls-key-file", str(key), "--tls-ca-cert-file", str(ca_file)]
+        listen += ["--tls-auth-clients", "no"]
+    auth = ["--requirepass", password] if password else []
     subprocess.run(
         [
             executable,
-            "--port",
-            str(port),
+            *listen,
+            *auth,
             "--bind",
             "127.0.0.1",
             "--daemonize",
@@ -153,7 +197,7 @@ def redis_server() -> Iterator[Redis]:
     while not pidfile.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     try:
-        yield Redis(port=port)
+        yield Redis(port=port, password=password, ca_file=ca_file)
     finally:
         if pidfile.exists():
             os.kill(int(pidfile.read_text().strip()), 15)

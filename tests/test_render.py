@@ -249,8 +249,8 @@ def test_versions_use_their_own_commands_and_names(
         assert command["webserver"] == ["webserver"]
         for component in taskdefs:
             assert "AIRFLOW__WEBSERVER__SECRET_KEY" in secrets[component]
-    broker_from_ssm = "AIRFLOW__CELERY__BROKER_URL" in secrets["worker"]
-    assert broker_from_ssm == (config.redis.mode == "new")
+    # new cache or existing one, the URL may hold an AUTH token: always from SSM
+    assert "AIRFLOW__CELERY__BROKER_URL" in secrets["worker"]
 
 
 def test_google_login_only_on_the_web_server(make_config: Callable[..., LaunchConfig]) -> None:
@@ -265,17 +265,17 @@ def test_google_login_only_on_the_web_server(make_config: Callable[..., LaunchCo
     assert "GOOGLE_CLIENT_ID" not in {s["name"] for s in web["secrets"]}
 
 
-def test_existing_broker_url_in_environment(make_config: Callable[..., LaunchConfig]) -> None:
+def test_an_existing_brokers_url_comes_from_ssm(make_config: Callable[..., LaunchConfig]) -> None:
     config = make_config(
         redis__mode="existing",
         redis__endpoint="cache.example.internal",
         redis__transit_encryption=True,
     )
-    worker = _container(_taskdefs(render_artifacts(config))["worker"])
-    env = {e["name"]: e["value"] for e in worker["environment"]}
-    assert env["AIRFLOW__CELERY__BROKER_URL"] == (
-        "rediss://cache.example.internal:6379/1?ssl_cert_reqs=required"
-    )
+    for component, taskdef in _taskdefs(render_artifacts(config)).items():
+        container = _container(taskdef)
+        assert "AIRFLOW__CELERY__BROKER_URL" not in {e["name"] for e in container["environment"]}
+        secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+        assert secrets["AIRFLOW__CELERY__BROKER_URL"] == config.secret_name("broker_url"), component
 
 
 def test_bootstrap_paths(variant: tuple[LaunchConfig, dict[str, str]]) -> None:

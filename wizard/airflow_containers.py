@@ -150,8 +150,6 @@ def environment(config: LaunchConfig, version: AirflowVersion) -> dict[str, str]
         f"AIRFLOW__{logging}__REMOTE_BASE_LOG_FOLDER": config.remote_log_folder,
         f"AIRFLOW__{logging}__REMOTE_LOG_CONN_ID": "aws_default",
     }
-    if config.redis.mode == "existing":
-        env["AIRFLOW__CELERY__BROKER_URL"] = config.redis.broker_url(config.redis.endpoint)
     if version.major == 1:
         env["AIRFLOW__WEBSERVER__RBAC"] = "True"
     if version.major == 2 and "dag_processor" in config.components:
@@ -172,8 +170,8 @@ def secrets(config: LaunchConfig, version: AirflowVersion, component: str) -> di
         "AIRFLOW__CELERY__RESULT_BACKEND": config.secret_name("result_backend"),
         f"AIRFLOW__{web_or_api}__SECRET_KEY": config.secret_name("secret_key"),
     }
-    if config.redis.mode == "new":
-        refs["AIRFLOW__CELERY__BROKER_URL"] = config.secret_name("broker_url")
+    # the redis step writes it for a new cache and an existing one alike: it may hold a token
+    refs["AIRFLOW__CELERY__BROKER_URL"] = config.secret_name("broker_url")
     if version.major >= 3:
         refs["AIRFLOW__API_AUTH__JWT_SECRET"] = config.secret_name("jwt_secret")
     if component == "webserver" and config.airflow.secrets.google_login:
