@@ -90,8 +90,13 @@ def _migrate_script(config: LaunchConfig, version: AirflowVersion) -> str:
             "Admin",
         ]
     )
-    # An existing user is reported and left alone, so running the task again is safe.
-    return f'{migrate} && {create} {user} --password "${ADMIN_PASSWORD_ENV}"'
+    # Without --password (or --use-random-password) the command asks twice with getpass, which
+    # reads stdin when the container has no terminal: the password never becomes an argument
+    # that `ps` shows, and printf is a shell builtin (no process of its own). The prompts come
+    # before the check for an existing user, which is reported and left alone (exit 0), so
+    # running the task again is safe.
+    answer = f'printf \'%s\\n%s\\n\' "${ADMIN_PASSWORD_ENV}" "${ADMIN_PASSWORD_ENV}"'
+    return f"{migrate} && {answer} | {create} {user}"
 
 
 def health_command(config: LaunchConfig, version: AirflowVersion, component: str) -> str | None:
