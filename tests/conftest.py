@@ -113,6 +113,16 @@ def postgres() -> Any:
 
 
 @pytest.fixture(scope="session")
+def ssl_postgres() -> Any:
+    """A real PostgreSQL server with `ssl=on` (self-signed certificate: `ca_file`), where every
+    role but the admin must connect over TLS."""
+    from tests.services import postgres_server
+
+    with postgres_server(ssl=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def redis() -> Any:
     """A real Redis server for the whole session."""
     from tests.services import redis_server

@@ -39,11 +39,14 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Postgres:
-    """A running server: connect as `user` (trust auth) on 127.0.0.1:`port`."""
+    """A running server: connect as `user` (trust auth) on 127.0.0.1:`port`; with `ca_file`,
+    it has `ssl=on` with a self-signed certificate for 127.0.0.1 and localhost, and every other
+    role must connect over TLS."""
 
     port: int
     user: str
     bin_dir: Path
+    ca_file: Path | None = None
 
     def dsn(self, dbname: str = "postgres", user: str | None = None, password: str = "") -> str:
         """A libpq connection string."""
@@ -56,8 +59,9 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[Postgres]:
-    """Start PostgreSQL in a temp dir with password auth for everyone but the admin."""
+def postgres_server(*, ssl: bool = False) -> Iterator[Postgres]:
+    """Start PostgreSQL in a temp dir with password auth for everyone but the admin (`ssl`:
+    with TLS on, required of everyone but the admin)."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if not found:
         missing("PostgreSQL")
@@ -75,12 +79,20 @@ def postgres_server() -> Iterator[Postgres]:
         capture_output=True,
     )
     # the admin connects by trust; every other role must give its password
+    others = "hostssl" if ssl else "host"
     (data / "pg_hba.conf").write_text(
-        f"host all {admin} 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+        f"host all {admin} 127.0.0.1/32 trust\n{others} all all 127.0.0.1/32 scram-sha-256\n"
         f"local all {admin} trust\n"
     )
     port = free_port()
     options = f"-p {port} -k {root} -c fsync=off -c listen_addresses=127.0.0.1"
+    ca_file = None
+    if ssl:  # the notes' openssl line, with names a client checks (verify-full)
+        ca_file, key = self_signed_certificate(data)
+        if os.geteuid() == 0:
+            shutil.chown(ca_file, "postgres", "postgres")
+            shutil.chown(key, "postgres", "postgres")
+        options += f" -c ssl=on -c ssl_cert_file={ca_file} -c ssl_key_file={key}"
     # the server's output goes to a log file: a pipe held open by it would block run()
     subprocess.run(
         _as_postgres(
@@ -101,7 +113,7 @@ def postgres_server() -> Iterator[Postgres]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        yield Postgres(port=port, user=admin, bin_dir=bin_dir)
+        yield Postgres(port=port, user=admin, bin_dir=bin_dir, ca_file=ca_file)
     finally:
         subprocess.run(
             _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),

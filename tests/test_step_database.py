@@ -6,6 +6,9 @@ PostgreSQL fixture (the tunnel case) and keeps an RDS instance in moto for the m
 
 from __future__ import annotations
 
+import base64
+import os
+import shlex
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -277,19 +280,43 @@ def test_mysql_direct_mode_asks_for_print_mode(config: Callable[..., LaunchConfi
     assert any('run_sql = "print"' in p for p in problems)
 
 
+def _recording_bin(tmp_path: Path, password: str, real: dict[str, str]) -> Path:
+    """A folder for PATH with a stand-in `aws` that prints `password` for `ssm get-parameter`,
+    and wrappers around the `real` clients; each records its command line in calls.txt."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = f"printf '%s\\n' \"$0 $*\" >> {tmp_path / 'calls.txt'}\n"
+    (bin_dir / "aws").write_text(
+        f"#!/bin/sh\n{record}"
+        f'case "$1 $2" in "ssm get-parameter") printf \'%s\\n\' {shlex.quote(password)};; '
+        "*) exit 3;; esac\n"
+    )
+    for name, target in real.items():
+        (bin_dir / name).write_text(f'#!/bin/sh\n{record}exec {target} "$@"\n')
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    return bin_dir
+
+
 def test_print_mode_waits_for_the_operator_and_its_script_works(
-    config: Callable[..., LaunchConfig], network: dict[str, Any], postgres: Any, tmp_path: Path
+    config: Callable[..., LaunchConfig], network: dict[str, Any], ssl_postgres: Any, tmp_path: Path
 ) -> None:
-    launch = config(database__run_sql="print")
+    launch = config(
+        database__run_sql="print",
+        database__port=ssl_postgres.port,
+        database__admin_username=ssl_postgres.user,
+    )
     _existing_instance(launch)
     state = _state(tmp_path, launch, network)
     ctx, _ = _context(launch, state)
     plan = STEP.plan(ctx)
-    script = plan.artifacts["database-run.sh"]
-    assert plan.artifacts["database.sql"].startswith("-- The Airflow metadata database")
-    assert 'airflow_password="$(aws ssm get-parameter --with-decryption' in script
-    assert f"--name {launch.secret_name('db_password')}" in script
-    assert f"host=127.0.0.1 port={postgres.port}" in script
+    script, sql_text = plan.artifacts["database-run.sh"], plan.artifacts["database.sql"]
+    assert sql_text.startswith("-- The Airflow metadata database")
+    assert f"host=127.0.0.1 port={ssl_postgres.port}" in script and "sslmode=require" in script
+    # the password is read inside the psql script, never passed as an argument
+    assert "airflow_password" not in script and " -v " not in script
+    assert f"--name {launch.secret_name('db_password')} " in sql_text
+    assert "\\set airflow_password `aws ssm get-parameter --with-decryption" in sql_text
 
     with pytest.raises(WizardError) as refused:
         STEP.apply(ctx)
@@ -298,23 +325,71 @@ def test_print_mode_waits_for_the_operator_and_its_script_works(
     ssm = ctx.aws.client("ssm")
     assert ssm.get_parameters(Names=[launch.secret_name("sql_alchemy_conn")])["Parameters"] == []
 
-    # the operator runs the printed script (here psql on this machine), then apply --yes
-    sql_file = tmp_path / "database.sql"
-    sql_file.write_text(plan.artifacts["database.sql"])
-    variable, sql = f"airflow_password={password}", str(sql_file)
-    subprocess.run(
-        [str(postgres.bin_dir / "psql"), postgres.dsn(), "-X", "-q", "-v", variable, "-f", sql],
-        check=True,
+    # the operator runs the printed script as it is (psql over TLS), then apply --yes
+    (tmp_path / "database.sql").write_text(sql_text)
+    (tmp_path / "database-run.sh").write_text(script)
+    psql = f"{ssl_postgres.bin_dir / 'psql'} -X -q"
+    bin_dir = _recording_bin(tmp_path, password, {"psql": psql})
+    ran = subprocess.run(
+        ["sh", "database-run.sh"],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        stdin=subprocess.DEVNULL,
         capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
+    assert ran.returncode == 0, ran.stderr
+    calls = (tmp_path / "calls.txt").read_text()
+    assert "psql host=127.0.0.1" in calls and "aws ssm get-parameter" in calls
+    assert password not in calls  # no command line held it
     database, user = launch.database.database_name, launch.database.username
-    with psycopg.connect(postgres.dsn(database, user, password), autocommit=True) as airflow:
+    tls = f" sslmode=verify-full sslrootcert={ssl_postgres.ca_file}"
+    with psycopg.connect(
+        ssl_postgres.dsn(database, user, password) + tls, autocommit=True
+    ) as airflow:
         airflow.execute("CREATE TABLE task_instance (id int)")
     yes, _ = _context(launch, StateFile.open(state.path), yes=True)
     STEP.apply(yes)
     assert password in _parameter(yes, "sql_alchemy_conn")["Value"]
     assert _parameter(yes, "result_backend")["Type"] == "SecureString"
     assert not contains_secret(state.path.read_text(), [password])
+
+
+def test_the_mysql_script_feeds_the_password_on_stdin(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], tmp_path: Path
+) -> None:
+    launch = config(
+        database__engine="mysql", database__admin_username="admin", database__run_sql="print"
+    )
+    ctx, _ = _context(launch, _state(tmp_path, launch, network))
+    plan = STEP.plan(ctx)
+    script, sql_text = plan.artifacts["database-run.sh"], plan.artifacts["database.sql"]
+    assert "--init-command" not in script + sql_text
+    (tmp_path / "database.sql").write_text(sql_text)
+    (tmp_path / "database-run.sh").write_text(script)
+    password = 'it\'s a \\ "hard" one; -- DROP'  # nothing in it may break the statement
+    received = tmp_path / "stdin.sql"
+    bin_dir = _recording_bin(tmp_path, password, {"mysql": f"tee {received} >/dev/null; true"})
+    ran = subprocess.run(
+        ["sh", "database-run.sh"],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    calls = (tmp_path / "calls.txt").read_text()
+    assert "mysql --host=127.0.0.1" in calls and "--ssl-mode=REQUIRED" in calls
+    assert password not in calls
+    first, rest = received.read_text().split("\n", 1)
+    encoded = base64.b64encode(password.encode()).decode()
+    assert first == f"SET @airflow_password = FROM_BASE64('{encoded}');"
+    assert rest == sql_text  # then the script itself
 
 
 def test_new_instance_gets_a_subnet_group_and_a_group_that_admits_the_cluster(

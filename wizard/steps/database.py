@@ -276,16 +276,22 @@ class DatabaseStep(Step):
                 f"--region {ctx.aws.region} --secret-id '{arn}' --query SecretString --output text"
             )
         admin = database.admin_username
+        # No password on a command line (`ps` shows every argument to everyone on the host):
+        # psql's script reads it from SSM itself; for mysql, the shell's builtin printf feeds
+        # it on stdin, base64-encoded so that no character of it can break the statement.
         if database.engine == "postgres":
             lines += [
                 f'psql "host={host} port={port} dbname=postgres user={admin} sslmode=require" \\',
-                f'  -v airflow_password="$({fetch})" \\',
                 "  -f database.sql",
             ]
         else:
             lines += [
-                f"mysql --host={host} --port={port} --user={admin} -p --ssl-mode=REQUIRED \\",
-                f"  --init-command=\"SET @airflow_password = '$({fetch})'\" < database.sql",
+                "set -e",
+                f"password=$({fetch})",
+                "{ printf \"SET @airflow_password = FROM_BASE64('%s');\\n\" \\",
+                "    \"$(printf '%s' \"$password\" | base64 | tr -d '\\n')\";"
+                " cat database.sql; } |",
+                f"  mysql --host={host} --port={port} --user={admin} -p --ssl-mode=REQUIRED",
             ]
         sql_text = render_artifacts(config, ctx.account_id)["database.sql"]
         return {"database.sql": sql_text, "database-run.sh": "\n".join(lines) + "\n"}
