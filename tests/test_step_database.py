@@ -14,9 +14,11 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from pydantic import ValidationError
 
 from tests.conftest import launch_state
 from tests.services import free_port
@@ -25,7 +27,7 @@ from wizard.config import LaunchConfig
 from wizard.errors import WizardError
 from wizard.state import StateFile, contains_secret
 from wizard.steps.base import StepContext
-from wizard.steps.database import DatabaseStep
+from wizard.steps.database import DatabaseStep, tls_query
 from wizard.steps.postgres import ADMIN_PASSWORD_ENV
 
 ACCOUNT = "123456789012"
@@ -164,7 +166,7 @@ def test_direct_sql_makes_a_database_the_airflow_user_can_use(
     assert encoding == ("UTF8",)
     host = instance["Endpoint"]["Address"]  # the tasks' address, not this machine's tunnel
     encoded = "p%2Fss%40word%2520-"
-    where = f"{user}:{encoded}{password[-6:]}@{host}:5432/{database}"
+    where = f"{user}:{encoded}{password[-6:]}@{host}:5432/{database}?sslmode=require"
     conn = _parameter(ctx, "sql_alchemy_conn")
     assert conn["Type"] == "SecureString"
     assert conn["Value"] == f"postgresql+psycopg2://{where}"
@@ -467,3 +469,62 @@ def test_discover_lists_the_instances(config: Callable[..., LaunchConfig]) -> No
     _existing_instance(launch)
     (choice,) = STEP.discover(_context(launch, None)[0])["database.rds_instance_id"]
     assert choice.value == "staging-rds" and "postgres 16.4" in choice.label
+
+
+def _at(url: str, host: str, port: int) -> str:
+    """A stored URL as libpq takes it (no SQLAlchemy driver), pointed at a local server."""
+    parts = urlsplit(url.replace("postgresql+psycopg2://", "postgresql://", 1))
+    credentials = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}:{port}"))
+
+
+def test_the_urls_ask_for_tls_and_verify_with_a_ca_bundle(
+    config: Callable[..., LaunchConfig],
+    network: dict[str, Any],
+    ssl_postgres: Any,
+    postgres: Any,
+    tmp_path: Path,
+) -> None:
+    launch = config(
+        database__port=ssl_postgres.port,
+        database__admin_username=ssl_postgres.user,
+        database__ca_bundle=str(ssl_postgres.ca_file),  # here the image's path is this machine's
+    )
+    _existing_instance(launch)
+    ctx, _ = _context(launch, _state(tmp_path, launch, network))
+    STEP.apply(ctx)  # direct mode against a server where the Airflow user must use TLS
+
+    url = _parameter(ctx, "sql_alchemy_conn")["Value"]
+    bundle = quote(str(ssl_postgres.ca_file), safe="/")
+    assert url.endswith(f"?sslmode=verify-full&sslrootcert={bundle}")
+    assert _parameter(ctx, "result_backend")["Value"].endswith(url.partition("?")[2])
+    with psycopg.connect(_at(url, "localhost", ssl_postgres.port)) as airflow:
+        row = airflow.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        assert row.fetchone() == (True,)
+    # verify-full checks the name: the certificate is not for 127.0.0.2
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(_at(url, "127.0.0.2", ssl_postgres.port), connect_timeout=10)
+
+    # without a bundle, TLS is still required: a server without it is refused
+    plain = config(database__port=ssl_postgres.port, database__admin_username=ssl_postgres.user)
+    plain_ctx, _ = _context(plain, None)
+    STEP.apply(plain_ctx)
+    url = _parameter(plain_ctx, "sql_alchemy_conn")["Value"]
+    assert url.endswith("?sslmode=require")
+    with psycopg.connect(_at(url, "127.0.0.1", ssl_postgres.port)) as airflow:
+        airflow.execute("SELECT 1")
+    with pytest.raises(psycopg.OperationalError, match="SSL"):
+        psycopg.connect(_at(url, "127.0.0.1", postgres.port), connect_timeout=10)
+
+
+def test_mysql_urls_ask_for_tls(make_config: Callable[..., LaunchConfig]) -> None:
+    mysql = {"database__engine": "mysql", "database__admin_username": "admin"}
+    assert tls_query(make_config(**mysql)) == "?ssl_mode=REQUIRED"
+    bundle = "/etc/ssl/certs/rds-global-bundle.pem"
+    verified = make_config(**mysql, database__ca_bundle=bundle)
+    assert tls_query(verified) == f"?ssl_mode=VERIFY_IDENTITY&ssl_ca={bundle}"
+    old = {"airflow__version": "1.10", "components__triggerer": None}
+    old_airflow = make_config(**mysql, **old, components__dag_processor=None)
+    assert tls_query(old_airflow) == ""  # mysqlclient<1.4 has no ssl_mode
+    with pytest.raises(ValidationError, match="ca_bundle"):
+        make_config(database__ca_bundle="certs/rds.pem")  # a path inside the image: absolute

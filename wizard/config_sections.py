@@ -186,6 +186,12 @@ class DatabaseSection(Section):
     admin_username: Annotated[str, rule(naming.sql_identifier_problem)] = Field(
         "postgres", description="the admin password never comes from this file"
     )
+    ca_bundle: Annotated[str, rule(naming.absolute_path_problem, allow_empty=True)] = Field(
+        "",
+        description="the RDS CA bundle's path inside the image (e.g. "
+        "/etc/ssl/certs/rds-global-bundle.pem): the URLs verify the certificate and host name; "
+        "empty: TLS required, certificate not verified",
+    )
 
     @field_validator("rds_instance_id")
     @classmethod
