@@ -99,6 +99,8 @@ def test_new_group_with_its_subnet_group_and_security_group(
     ctx, messages = _context(launch, state)
     plan = STEP.plan(ctx)
     assert plan.problems == []
+    (warning,) = plan.warnings  # the example turns TLS off
+    assert warning.startswith("redis.transit_encryption = false: Celery's messages cross the VPC")
     assert [(a.verb, a.kind) for a in plan.changes] == [
         ("create", "elasticache:subnet-group"),
         ("create", "ec2:security-group"),
@@ -164,6 +166,7 @@ def test_a_new_cache_gets_tls_and_an_auth_token_by_default(
     state = _state(tmp_path, launch, network)
     ctx, _ = _context(launch, state)
     plan = STEP.plan(ctx)
+    assert plan.warnings == []  # TLS and AUTH: nothing to warn of
     (create,) = [a for a in plan.changes if a.kind == "elasticache:replication-group"]
     token_name = launch.secret_name("redis_auth_token")
     assert f"in-transit encryption on, AUTH token from {token_name}" in create.detail

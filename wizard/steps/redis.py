@@ -79,6 +79,12 @@ class RedisStep(Step):
                 self._ping(ctx, plan, broker)
             return plan
         name, vpc_id = f"{ctx.config.name}-cache", vpc_of(ctx)
+        if not redis.transit_encryption:
+            plan.warnings.append(
+                "redis.transit_encryption = false: Celery's messages cross the VPC in cleartext "
+                "and the cache takes no AUTH token (ElastiCache accepts one only with TLS); "
+                "only the security group limits who can connect"
+            )
         if not ctx.config.network.subnet_ids:
             plan.problems.append("network.subnet_ids is empty: a new cache needs private subnets")
         if not vpc_id:
