@@ -402,6 +402,7 @@ def test_an_existing_groups_own_tls_and_auth_decide_the_url(
         "in-transit encryption on, but redis.transit_encryption is false" in w
         for w in plan.warnings
     )
+    assert any("has AUTH on, but redis.auth_token is false" in w for w in plan.warnings)
     STEP.apply(ctx)
     url = f"rediss://:{token}@{primary}:6379/1?ssl_cert_reqs=required"
     assert _broker_parameter(ctx)["Value"] == url

@@ -272,6 +272,11 @@ class RedisStep(Step):
                     f"redis.transit_encryption is {str(redis.transit_encryption).lower()}: the "
                     f"broker URL follows the group ({'rediss' if tls else 'redis'}://)"
                 )
+            if redis.mode == "existing" and redis.auth_token not in (None, auth):
+                plan.warnings.append(
+                    f"{what} has AUTH {'on' if auth else 'off'}, but redis.auth_token is "
+                    f"{str(redis.auth_token).lower()}: the broker URL follows the group"
+                )
         token_parameter = ctx.config.secret_name("redis_auth_token") if auth else ""
         token = registered_secret(ctx, read_parameter(ctx, token_parameter)) if auth else None
         if auth and not token:
