@@ -181,3 +181,34 @@ def secrets_resolvable(evidence: Evidence) -> Iterator[str]:
                         f"{call.params.get('family')}: {secret.get('name')} from {source!r}: a "
                         "name with a path must start with '/'"
                     )
+
+
+# --- wt-secure: ElastiCache AUTH (issue 9, items 5 and 6) -------------------------------------
+
+AUTH_TOKEN_CHARACTERS = re.compile(r"^[A-Za-z0-9!&#$^<>\-]{16,128}$")
+"""An ElastiCache AUTH token: 16 to 128 printable characters, and of the specials only
+!, &, #, $, ^, <, > and -."""
+
+
+@rule(
+    "elasticache-auth-token-needs-tls",
+    source="https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/"
+    "API_CreateReplicationGroup.html — AuthToken can be specified only on replication groups "
+    "where TransitEncryptionEnabled is true; it must be 16 to 128 printable characters, and the "
+    "only permitted special characters are !, &, #, $, ^, <, > and -",
+)
+def elasticache_auth_token_needs_tls(evidence: Evidence) -> Iterator[str]:
+    """Every replication group created with an AUTH token encrypts in transit, and the token
+    is one ElastiCache accepts."""
+    for call in evidence.of("elasticache", "CreateReplicationGroup"):
+        token = call.params.get("AuthToken")
+        if token is None:
+            continue
+        group = call.params.get("ReplicationGroupId")
+        if call.params.get("TransitEncryptionEnabled") is not True:
+            yield f"replication group {group}: AuthToken without TransitEncryptionEnabled"
+        if not AUTH_TOKEN_CHARACTERS.match(str(token)):
+            yield (
+                f"replication group {group}: the AuthToken has {len(str(token))} characters or "
+                "a character ElastiCache refuses"
+            )

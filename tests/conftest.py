@@ -113,11 +113,31 @@ def postgres() -> Any:
 
 
 @pytest.fixture(scope="session")
+def ssl_postgres() -> Any:
+    """A real PostgreSQL server with `ssl=on` (self-signed certificate: `ca_file`), where every
+    role but the admin must connect over TLS."""
+    from tests.services import postgres_server
+
+    with postgres_server(ssl=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def redis() -> Any:
     """A real Redis server for the whole session."""
     from tests.services import redis_server
 
     with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def secure_redis() -> Any:
+    """A real Redis server for the whole session that wants an AUTH token (`requirepass`) and
+    speaks only TLS, with a self-signed certificate (`ca_file`) for 127.0.0.1."""
+    from tests.services import redis_server
+
+    with redis_server(password="elasticache-like-token-0123456789abcdef", tls=True) as server:
         yield server
 
 

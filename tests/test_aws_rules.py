@@ -118,3 +118,38 @@ def test_a_secret_from_a_relative_path_breaks_the_rule(
 def test_skipping_an_unknown_rule_is_refused() -> None:
     with pytest.raises(ValueError, match="no such rules"):
         violations(Evidence(), skip=["no-such-rule"])
+
+
+@pytest.mark.breaks_aws_rule("elasticache-auth-token-needs-tls")
+def test_an_auth_token_without_tls_breaks_the_rule(aws_endpoint: str) -> None:
+    elasticache = _aws(aws_endpoint).client("elasticache")
+    group = {
+        "ReplicationGroupDescription": "x",
+        "Engine": "valkey",
+        "CacheNodeType": "cache.t4g.small",
+    }
+    with recording() as evidence:  # moto takes both
+        elasticache.create_replication_group(
+            ReplicationGroupId="plain", AuthToken="0123456789abcdef0123", **group
+        )
+        elasticache.create_replication_group(
+            ReplicationGroupId="underscore",
+            AuthToken="0123456789_abcdef_0123",
+            TransitEncryptionEnabled=True,
+            **group,
+        )
+    assert [v.split("  [")[0] for v in violations(evidence)] == [
+        "elasticache-auth-token-needs-tls: replication group plain: AuthToken without "
+        "TransitEncryptionEnabled",
+        "elasticache-auth-token-needs-tls: replication group underscore: the AuthToken has 22 "
+        "characters or a character ElastiCache refuses",
+    ]
+
+    with recording() as evidence:
+        elasticache.create_replication_group(
+            ReplicationGroupId="right",
+            AuthToken="0123456789abcdef0123",
+            TransitEncryptionEnabled=True,
+            **group,
+        )
+    assert violations(evidence) == []

@@ -123,11 +123,19 @@ def test_user_data_lines_write_the_cluster_once(
     ]
 
 
-def _psql(postgres: Postgres, script: Path, *variables: str) -> subprocess.CompletedProcess[str]:
+def _psql(postgres: Postgres, script: Path, password: str) -> subprocess.CompletedProcess[str]:
+    """psql runs the script as the admin, with a stand-in `aws` on PATH that prints `password`
+    (and fails, as an aws without credentials does, when it is empty)."""
+    bin_dir = script.parent / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "aws").write_text(
+        '#!/bin/sh\n[ -n "$PASSWORD" ] || { echo "Unable to locate credentials" >&2; exit 255; }\n'
+        "printf '%s\\n' \"$PASSWORD\"\n"
+    )
+    (bin_dir / "aws").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PASSWORD": password}
     command = [str(postgres.bin_dir / "psql"), postgres.dsn(), "-X", "-q", "-f", str(script)]
-    for variable in variables:
-        command += ["-v", variable]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
+    return subprocess.run(command, capture_output=True, text=True, check=False, env=env)
 
 
 def test_database_sql_twice_against_postgresql(
@@ -139,13 +147,13 @@ def test_database_sql_twice_against_postgresql(
     script = tmp_path / "database.sql"
     script.write_text(render_artifacts(config)["database.sql"])
 
-    refused = _psql(postgres, script)
-    assert "Set the Airflow user password with -v airflow_password" in refused.stdout
+    refused = _psql(postgres, script, "")  # the password cannot be read from SSM
+    assert "Could not read the Airflow user password from SSM" in refused.stdout
     with psycopg.connect(postgres.dsn()) as admin:
         assert admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'af_sql'").fetchone() is None
 
     for password in ["first'Pass", "second-pass"]:  # a rerun also resets the password
-        result = _psql(postgres, script, f"airflow_password={password}")
+        result = _psql(postgres, script, password)
         assert result.returncode == 0, result.stderr
 
     with psycopg.connect(postgres.dsn("airflow_sql_test", "af_sql", "second-pass")) as airflow:

@@ -90,8 +90,13 @@ def _migrate_script(config: LaunchConfig, version: AirflowVersion) -> str:
             "Admin",
         ]
     )
-    # An existing user is reported and left alone, so running the task again is safe.
-    return f'{migrate} && {create} {user} --password "${ADMIN_PASSWORD_ENV}"'
+    # Without --password (or --use-random-password) the command asks twice with getpass, which
+    # reads stdin when the container has no terminal: the password never becomes an argument
+    # that `ps` shows, and printf is a shell builtin (no process of its own). The prompts come
+    # before the check for an existing user, which is reported and left alone (exit 0), so
+    # running the task again is safe.
+    answer = f'printf \'%s\\n%s\\n\' "${ADMIN_PASSWORD_ENV}" "${ADMIN_PASSWORD_ENV}"'
+    return f"{migrate} && {answer} | {create} {user}"
 
 
 def health_command(config: LaunchConfig, version: AirflowVersion, component: str) -> str | None:
@@ -100,6 +105,10 @@ def health_command(config: LaunchConfig, version: AirflowVersion, component: str
     if component == "webserver":
         path = "/api/v2/version" if version.major >= 3 else "/health"
         return f"curl --fail --silent --show-error http://localhost:{port}{path} || exit 1"
+    if component == "flower" and version.major == 1:
+        # Airflow 1.10 allows flower>=0.7.3,<1.0, and /healthcheck arrived only in 0.9.7: any
+        # HTTP answer (without --fail, a 404 or a 401 from basic auth is one) proves it serves.
+        return f"curl --silent --show-error --output /dev/null http://localhost:{port}/ || exit 1"
     if component == "flower":
         return f"curl --fail --silent --show-error http://localhost:{port}/healthcheck || exit 1"
     if component == "worker":
@@ -146,8 +155,6 @@ def environment(config: LaunchConfig, version: AirflowVersion) -> dict[str, str]
         f"AIRFLOW__{logging}__REMOTE_BASE_LOG_FOLDER": config.remote_log_folder,
         f"AIRFLOW__{logging}__REMOTE_LOG_CONN_ID": "aws_default",
     }
-    if config.redis.mode == "existing":
-        env["AIRFLOW__CELERY__BROKER_URL"] = config.redis.broker_url(config.redis.endpoint)
     if version.major == 1:
         env["AIRFLOW__WEBSERVER__RBAC"] = "True"
     if version.major == 2 and "dag_processor" in config.components:
@@ -168,8 +175,8 @@ def secrets(config: LaunchConfig, version: AirflowVersion, component: str) -> di
         "AIRFLOW__CELERY__RESULT_BACKEND": config.secret_name("result_backend"),
         f"AIRFLOW__{web_or_api}__SECRET_KEY": config.secret_name("secret_key"),
     }
-    if config.redis.mode == "new":
-        refs["AIRFLOW__CELERY__BROKER_URL"] = config.secret_name("broker_url")
+    # the redis step writes it for a new cache and an existing one alike: it may hold a token
+    refs["AIRFLOW__CELERY__BROKER_URL"] = config.secret_name("broker_url")
     if version.major >= 3:
         refs["AIRFLOW__API_AUTH__JWT_SECRET"] = config.secret_name("jwt_secret")
     if component == "webserver" and config.airflow.secrets.google_login:

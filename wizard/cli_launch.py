@@ -120,6 +120,8 @@ def _summary(console: Console, launch: Launch, config_path: Path, state_path: Pa
             f"  {summary.password_command}",
             highlight=False,
         )
+    for warning in summary.warnings:
+        console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
     console.print(f"State: {state_path}")
     console.print(f"Replay headless: {summary.replay_command}", highlight=False)
 

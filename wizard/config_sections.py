@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -185,6 +186,12 @@ class DatabaseSection(Section):
     admin_username: Annotated[str, rule(naming.sql_identifier_problem)] = Field(
         "postgres", description="the admin password never comes from this file"
     )
+    ca_bundle: Annotated[str, rule(naming.absolute_path_problem, allow_empty=True)] = Field(
+        "",
+        description="the RDS CA bundle's path inside the image (e.g. "
+        "/etc/ssl/certs/rds-global-bundle.pem): the URLs verify the certificate and host name; "
+        "empty: TLS required, certificate not verified",
+    )
 
     @field_validator("rds_instance_id")
     @classmethod
@@ -220,9 +227,38 @@ class RedisSection(Section):
         Field("cache.t4g.small", description="with mode = new")
     )
     engine: Literal["valkey", "redis"] = Field("valkey", description="valkey | redis")
-    transit_encryption: bool = Field(False, description="true: rediss:// broker URL")
+    transit_encryption: bool = Field(
+        True,
+        description="TLS: a rediss:// broker URL that checks the certificate (an existing "
+        "ElastiCache group's own setting wins)",
+    )
+    auth_token: bool | None = Field(
+        None,
+        description="an AUTH token in SSM (airflow.secrets.redis_auth_token): generated for a new "
+        "cache, read for an existing one; empty: as transit_encryption (an existing ElastiCache "
+        "group's own setting wins)",
+    )
     endpoint: str = Field("", description="HOST or HOST:PORT, with mode = existing")
     broker_db: int = Field(1, ge=0, le=15, description="redis://ENDPOINT:6379/1 as in the runbook")
+
+    @field_validator("auth_token")
+    @classmethod
+    def _auth_needs_tls(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        if (
+            value
+            and info.data.get("mode") == "new"
+            and info.data.get("transit_encryption") is False
+        ):
+            raise ValueError(
+                "= true needs redis.transit_encryption = true: ElastiCache takes an AUTH token "
+                "only on a replication group with in-transit encryption"
+            )
+        return value
+
+    @property
+    def uses_auth_token(self) -> bool:
+        """Whether the cache wants an AUTH token (unless an existing group says otherwise)."""
+        return self.transit_encryption if self.auth_token is None else self.auth_token
 
     @field_validator("endpoint")
     @classmethod
@@ -239,12 +275,22 @@ class RedisSection(Section):
             raise ValueError(f"{value!r} has a port that is not a number from 1 to 65535")
         return value
 
-    def broker_url(self, endpoint: str) -> str:
-        """Celery's broker URL for a primary endpoint (`HOST` or `HOST:PORT`)."""
+    def broker_url(self, endpoint: str, *, tls: bool | None = None, password: str = "") -> str:
+        """Celery's broker URL for a primary endpoint (`HOST` or `HOST:PORT`).
+
+        Args:
+            endpoint: The cache's primary endpoint.
+            tls: Whether the cache encrypts in transit (None: `transit_encryption`); then the
+                URL is `rediss://` and Celery checks the certificate (`ssl_cert_reqs=required`).
+            password: The AUTH token, if the cache wants one (URL-encoded into the URL).
+        """
         host, _, port = endpoint.partition(":")
-        scheme = "rediss" if self.transit_encryption else "redis"
-        url = f"{scheme}://{host}:{port or 6379}/{self.broker_db}"
-        return f"{url}?ssl_cert_reqs=required" if self.transit_encryption else url
+        tls = self.transit_encryption if tls is None else tls
+        credentials = f":{quote(password, safe='')}@" if password else ""
+        url = (
+            f"{'rediss' if tls else 'redis'}://{credentials}{host}:{port or 6379}/{self.broker_db}"
+        )
+        return f"{url}?ssl_cert_reqs=required" if tls else url
 
 
 class ImageSection(Section):
@@ -366,7 +412,11 @@ class SecretsSection(Section):
     admin_password: OptionalSsmName = Field("", description="the first Admin user's password")
     db_password: OptionalSsmName = Field("", description="the Airflow database user's password")
     broker_url: OptionalSsmName = Field(
-        "", description="the broker URL, when the redis step creates the cache"
+        "", description="the broker URL (with the AUTH token, if any), written by the redis step"
+    )
+    redis_auth_token: OptionalSsmName = Field(
+        "",
+        description="the cache's AUTH token: generated for a new cache, given for an existing one",
     )
 
     @field_validator("google_client_secret")

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wizard.checklist import CHECKLIST
+from wizard.config import LaunchConfig
 from wizard.errors import WizardError
 from wizard.render import render_artifacts
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
@@ -276,16 +277,22 @@ class DatabaseStep(Step):
                 f"--region {ctx.aws.region} --secret-id '{arn}' --query SecretString --output text"
             )
         admin = database.admin_username
+        # No password on a command line (`ps` shows every argument to everyone on the host):
+        # psql's script reads it from SSM itself; for mysql, the shell's builtin printf feeds
+        # it on stdin, base64-encoded so that no character of it can break the statement.
         if database.engine == "postgres":
             lines += [
                 f'psql "host={host} port={port} dbname=postgres user={admin} sslmode=require" \\',
-                f'  -v airflow_password="$({fetch})" \\',
                 "  -f database.sql",
             ]
         else:
             lines += [
-                f"mysql --host={host} --port={port} --user={admin} -p --ssl-mode=REQUIRED \\",
-                f"  --init-command=\"SET @airflow_password = '$({fetch})'\" < database.sql",
+                "set -e",
+                f"password=$({fetch})",
+                "{ printf \"SET @airflow_password = FROM_BASE64('%s');\\n\" \\",
+                "    \"$(printf '%s' \"$password\" | base64 | tr -d '\\n')\";"
+                " cat database.sql; } |",
+                f"  mysql --host={host} --port={port} --user={admin} -p --ssl-mode=REQUIRED",
             ]
         sql_text = render_artifacts(config, ctx.account_id)["database.sql"]
         return {"database.sql": sql_text, "database-run.sh": "\n".join(lines) + "\n"}
@@ -300,13 +307,32 @@ def _label(instance: dict[str, Any]) -> str:
 
 def _urls(ctx: StepContext, instance: dict[str, Any], password: str) -> dict[str, str]:
     """The SQLAlchemy URL and Celery's result backend, at the instance's endpoint (where the
-    tasks connect from inside the VPC, whatever tunnel this machine uses)."""
+    tasks connect from inside the VPC, whatever tunnel this machine uses), asking for TLS."""
     database, endpoint = ctx.config.database, instance["Endpoint"]
     credentials = f"{quote(database.username, safe='')}:{quote(password, safe='')}"
     where = f"{credentials}@{endpoint['Address']}:{endpoint['Port']}/{database.database_name}"
+    where += tls_query(ctx.config)
     if database.engine == "postgres":
         return {
             "sql_alchemy_conn": f"postgresql+psycopg2://{where}",
             "result_backend": f"db+postgresql://{where}",
         }
     return {"sql_alchemy_conn": f"mysql+mysqldb://{where}", "result_backend": f"db+mysql://{where}"}
+
+
+def tls_query(config: LaunchConfig) -> str:
+    """The URLs' query that makes the driver use TLS ("" where the driver cannot be told).
+
+    PostgreSQL (libpq, under psycopg2): `sslmode=require`, or `verify-full` against
+    `database.ca_bundle`. MySQL (mysqlclient, which SQLAlchemy's mysqldb dialect hands every
+    query parameter, `ssl_ca` inside its `ssl` dict): `ssl_mode=REQUIRED`, or `VERIFY_IDENTITY`
+    with `ssl_ca`. Airflow 1.10 pins `mysqlclient>=1.3.6,<1.4`, whose 1.3.x has no `ssl_mode`:
+    there only `ssl_ca` (which turns TLS on and verifies) is given.
+    """
+    database = config.database
+    bundle = quote(database.ca_bundle, safe="/")
+    if database.engine == "postgres":
+        return f"?sslmode=verify-full&sslrootcert={bundle}" if bundle else "?sslmode=require"
+    if config.airflow.parsed_version.major == 1:
+        return f"?ssl_ca={bundle}" if bundle else ""
+    return f"?ssl_mode=VERIFY_IDENTITY&ssl_ca={bundle}" if bundle else "?ssl_mode=REQUIRED"

@@ -27,6 +27,18 @@ def health_path(config: LaunchConfig) -> str:
     return "/api/v2/version" if config.airflow.parsed_version.major >= 3 else "/health"
 
 
+def cleartext_warnings(config: LaunchConfig) -> list[str]:
+    """What the plan and the summary say about how logins reach the web UI: an internal load
+    balancer without a certificate serves plain HTTP (with one, it serves HTTPS on 443)."""
+    if config.web.load_balancer != "internal" or config.web.certificate_arn:
+        return []
+    return [
+        "web.load_balancer = internal without web.certificate_arn: the load balancer serves "
+        "HTTP on port 80, so logins (the Admin password) and session cookies cross the VPC in "
+        "cleartext. Give an ACM certificate in web.certificate_arn to serve HTTPS on 443"
+    ]
+
+
 def plan_actions(ctx: StepContext) -> list[Action]:
     """What the load balancer part would create (read-only)."""
     config = ctx.config

@@ -44,6 +44,7 @@ class ServicesStep(Step):
                 Action("create", "ecs:task", ctx.config.family("initdb"), self._migrate_reason(ctx))
             )
         plan.actions += load_balancer.plan_actions(ctx)
+        plan.warnings += load_balancer.cleartext_warnings(ctx.config)
         existing = self._services(ctx)
         for component in ctx.config.long_running:
             name = self.service_name(ctx, component)
