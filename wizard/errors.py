@@ -5,6 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+QUOTE_LIMIT = 60
+"""The most characters of a rejected value a message repeats."""
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A rejected value as a message shows it: quoted with its control characters escaped, and cut
+    to a readable length (a 180 KB value must not come back as 180 KB of stderr)."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
 
 class WizardError(Exception):
     """A failure the user can act on.
