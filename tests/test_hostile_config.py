@@ -139,3 +139,76 @@ def test_validate_refuses_hostile_text_in_any_field(
     assert code == 2, stderr.getvalue()
     assert f"  - {path}: " in stderr.getvalue()
     assert len(stderr.getvalue()) < 4000  # the value is quoted cut, not echoed whole
+
+
+# (field, value, words the message must contain): values that would widen an IAM policy, climb out
+# of a folder or break a script, each refused with the field named
+REFUSED: list[tuple[str, Any, str]] = [
+    ("airflow.remote_log_folder", "s3://*", "s3://BUCKET/PREFIX"),
+    ("airflow.remote_log_folder", "s3://acme-logs/airflow/*", "no * or ?"),
+    ("airflow.remote_log_folder", "s3://acme-logs/${aws:username}", "s3://BUCKET/PREFIX"),
+    ("s3.prefix", "air*flow", "letters, digits"),
+    ("s3.prefix", "air?flow", "letters, digits"),
+    ("s3.environments", ["stag*"], "one folder name"),
+    ("bootstrap.mount_point", "/mnt/../etc", ".. parts"),
+    ("airflow.home", "/opt/./airflow", ".. parts"),
+    ("database.host", 'db" -c "select 1" ; touch /tmp/x #', "DNS name"),
+    ("database.host", "fe80::1%$(touch x)", "%scope"),
+    ("redis.endpoint", "cache;touch x:6379", "HOST:PORT"),
+    ("airflow.log_topic", "t" * (5 << 20), "1024 at most"),
+    ("airflow.pythonpath", "dags:/opt/lib", "absolute paths"),
+    ("airflow.admin_email", "admin", "e-mail address"),
+    ("aws.profile", "dev profile", "profile name"),
+    ("aws.endpoint_url", "http://localhost:5000/?x=$(id)", "without a query"),
+    ("aws.account_id", "١٢٣٤٥٦٧٨٩٠١٢", "12-digit"),
+    ("airflow.execution_api_url", "http://api server/execution/", "http(s)://"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "words"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_values_that_widen_a_policy_or_escape_are_refused(
+    path: str, value: Any, words: str
+) -> None:
+    changes = {path: value}
+    if path == "redis.endpoint":
+        changes["redis.mode"] = "existing"
+    with pytest.raises(ProblemsError) as caught:
+        parse_config(_toml(with_changes(EXAMPLE_DATA, changes)))
+    problems = {problem.path: problem.message for problem in caught.value.problems}
+    assert path in problems, caught.value.problems
+    assert words in problems[path]
+    assert len(problems[path]) < 400  # the value quoted cut, whatever its size
+
+
+def test_hosts_and_urls_that_are_fine_still_pass() -> None:
+    config = parse_config(
+        _toml(
+            with_changes(
+                EXAMPLE_DATA,
+                {
+                    "database.host": "127.0.0.1",
+                    "aws.endpoint_url": "http://localhost:5000",
+                    "airflow.remote_log_folder": "s3://acme-logs/airflow/staging/logs/",
+                    "airflow.pythonpath": "/opt/airflow/dags:/opt/airflow/lib",
+                    "aws.profile": "dev-admin@acme",
+                },
+            )
+        )
+    )
+    assert config.database.host == "127.0.0.1"
+    assert config.remote_log_folder == "s3://acme-logs/airflow/staging/logs"
+    for host in ("staging-rds.abc123.us-east-1.rds.amazonaws.com", "Localhost", "::1"):
+        assert parse_config(_toml(with_changes(EXAMPLE_DATA, {"database.host": host})))
+
+
+def test_a_huge_rejected_value_comes_back_cut(tmp_path: Path) -> None:
+    config = tmp_path / "launch.toml"
+    huge = "x" * (180 << 10)
+    config.write_text(_toml(with_changes(EXAMPLE_DATA, {"cluster.name": huge})), encoding="utf-8")
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = main(["validate", "--config", str(config)])
+    assert code == 2
+    assert "cluster.name: 'xxxxxxxx" in stderr.getvalue()
+    assert f"({len(huge)} characters)" in stderr.getvalue()
+    assert len(stderr.getvalue()) < 1000
