@@ -324,17 +324,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _patch_template(args: argparse.Namespace) -> int:
+    from wizard.input_limits import decode_utf8, read_limited
     from wizard.patch_template import patch_template_text
 
     source = "stdin" if args.template == "-" else args.template
-    try:
-        text = sys.stdin.read() if args.template == "-" else Path(args.template).read_text()
-    except OSError as error:
-        raise BadInput(
-            f"Cannot read {source}: {error.strerror or error}",
-            title="No template",
-            hint="Give the path of the stack's template (aws cloudformation get-template).",
-        ) from error
+    hint = "Give the path of the stack's template (aws cloudformation get-template)."
+    data = read_limited(
+        None if args.template == "-" else Path(args.template), "a template", hint=hint
+    )
+    text = decode_utf8(data, source, hint=hint)
     problems = _patch_argument_problems(args)
     if problems:
         raise ProblemsError(problems, title="Bad arguments")
