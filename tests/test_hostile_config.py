@@ -212,3 +212,42 @@ def test_a_huge_rejected_value_comes_back_cut(tmp_path: Path) -> None:
     assert "cluster.name: 'xxxxxxxx" in stderr.getvalue()
     assert f"({len(huge)} characters)" in stderr.getvalue()
     assert len(stderr.getvalue()) < 1000
+
+
+def test_an_unknown_key_with_a_line_break_is_named_escaped(tmp_path: Path) -> None:
+    config = tmp_path / "launch.toml"
+    text = EXAMPLE.read_text().replace("[image]\n", '[image]\n"tag\\n$(id)" = "x"\n')
+    config.write_text(text, encoding="utf-8")
+    code, stderr = _main_validate(config)
+    assert code == 2
+    assert "  - image.'tag\\n$(id)': is not a known field" in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--cluster", "c" * 200_000], "(200000 characters)"),
+        (["--cluster", "c1\n"], "'c1\\n' must be 1-255"),
+        (["--bootstrap-uri", "s3://acme-bucket/airflow/*"], "is not the S3 URI of a file"),
+        (["--bootstrap-uri", "s3://acme-bucket/air\x00flow/b.sh"], "'s3://acme-bucket/air\\x00"),
+    ],
+)
+def test_patch_template_arguments_are_checked_and_echoed_cut(
+    tmp_path: Path, args: list[str], words: str
+) -> None:
+    template = next((Path(__file__).parent / "fixtures" / "console").glob("*.json"))
+    base = {"--cluster": "c1", "--bootstrap-uri": "s3://acme-bucket/airflow/bootstrap.sh"}
+    base[args[0]] = args[1]
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["patch-template", str(template), *(x for kv in base.items() for x in kv)])
+    assert code == 2
+    assert words in stderr.getvalue()
+    assert len(stderr.getvalue()) < 1000
+
+
+def _main_validate(config: Path) -> tuple[int, str]:
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["validate", "--config", str(config)])
+    return code, stderr.getvalue()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from wizard.airflow_versions import AirflowVersion, component_problems
 from wizard.atomic_file import write_atomically
 from wizard.config import LaunchConfig
-from wizard.errors import BadInput, Problem, ProblemsError
+from wizard.errors import Problem, ProblemsError, quoted
 from wizard.input_limits import MAX_INPUT_BYTES, decode_utf8, read_limited
 
 _HEADER = """\
@@ -99,6 +99,8 @@ def problems_from(error: ValidationError) -> list[Problem]:
 def _dotted(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
+        if isinstance(part, str) and not part.replace("_", "").isalnum():
+            part = quoted(part)  # a key of the user's (an unknown field): shown escaped, cut
         path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
     return path
 
