@@ -100,11 +100,14 @@ def test_the_fields_are_found_from_the_models() -> None:
     assert len(FIELDS) > 60
 
 
+@pytest.mark.parametrize("suffix", ["\n", "\x00", "a" * (1 << 20)], ids=["LF", "NUL", "1MB"])
 @pytest.mark.parametrize(("path", "is_list"), FIELDS, ids=[path for path, _ in FIELDS])
-def test_a_trailing_newline_is_refused_in_every_field(path: str, is_list: bool) -> None:
+def test_a_trailing_newline_nul_or_megabyte_is_refused_in_every_field(
+    path: str, is_list: bool, suffix: str
+) -> None:
     # `$` matches before a final newline: "airflow-staging\n" once passed as a launch name
     with pytest.raises(ProblemsError) as caught:
-        parse_config(_toml(_with(path, is_list, _valid_value(path) + "\n")))
+        parse_config(_toml(_with(path, is_list, _valid_value(path) + suffix)))
     problems = {problem.path: problem.message for problem in caught.value.problems}
     assert path in problems, caught.value.problems
     assert caught.value.exit_code == 2
@@ -155,7 +158,7 @@ REFUSED: list[tuple[str, Any, str]] = [
     ("database.host", 'db" -c "select 1" ; touch /tmp/x #', "DNS name"),
     ("database.host", "fe80::1%$(touch x)", "%scope"),
     ("redis.endpoint", "cache;touch x:6379", "HOST:PORT"),
-    ("airflow.log_topic", "t" * (5 << 20), "1024 at most"),
+    ("airflow.log_topic", "t" * (3 << 20), "1024 at most"),
     ("airflow.pythonpath", "dags:/opt/lib", "absolute paths"),
     ("airflow.admin_email", "admin", "e-mail address"),
     ("aws.profile", "dev profile", "profile name"),
@@ -228,7 +231,6 @@ def test_an_unknown_key_with_a_line_break_is_named_escaped(tmp_path: Path) -> No
     [
         (["--cluster", "c" * 200_000], "(200000 characters)"),
         (["--cluster", "c1\n"], "'c1\\n' must be 1-255"),
-        (["--bootstrap-uri", "s3://acme-bucket/airflow/*"], "is not the S3 URI of a file"),
         (["--bootstrap-uri", "s3://acme-bucket/air\x00flow/b.sh"], "'s3://acme-bucket/air\\x00"),
     ],
 )

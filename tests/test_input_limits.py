@@ -42,12 +42,12 @@ def test_a_config_nested_100000_deep_is_bad_input(tmp_path: Path) -> None:
     assert "nests arrays or tables deeper" in stderr
 
 
-def test_a_config_over_a_megabyte_is_refused_unread(tmp_path: Path) -> None:
+def test_a_config_over_four_megabytes_is_refused_unread(tmp_path: Path) -> None:
     config = tmp_path / "launch.toml"
-    config.write_text(EXAMPLE.read_text() + "#" * (2 << 20) + "\n")
+    config.write_text(EXAMPLE.read_text() + "#" * (8 << 20) + "\n")
     code, stderr = _main("validate", "--config", str(config))
     assert code == 2, stderr
-    assert "larger than 1,048,576 bytes" in stderr
+    assert "larger than 4,194,304 bytes" in stderr
 
 
 def test_a_state_of_100000_nested_brackets_is_bad_input(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from wizard.airflow_versions import AirflowVersion, component_problems
 from wizard.atomic_file import write_atomically
 from wizard.config import LaunchConfig
 from wizard.errors import Problem, ProblemsError, quoted
-from wizard.input_limits import MAX_INPUT_BYTES, decode_utf8, read_limited
+from wizard.input_limits import MAX_CONFIG_BYTES, decode_utf8, read_limited
 
 _HEADER = """\
 # Inputs for one Airflow-on-ECS launch, written by airflow-ecs-wizard.
@@ -29,9 +29,9 @@ def parse_config(text: str, source: str = "launch.toml") -> LaunchConfig:
     Raises:
         ProblemsError: every problem, each with the dotted path of the field to fix.
     """
-    if len(text) > MAX_INPUT_BYTES:
+    if len(text) > MAX_CONFIG_BYTES:
         raise ProblemsError(
-            [Problem("", f"{source} is larger than {MAX_INPUT_BYTES:,} characters")],
+            [Problem("", f"{source} is larger than {MAX_CONFIG_BYTES:,} characters")],
             title="Unreadable config",
         )
     try:
@@ -76,7 +76,7 @@ def load_config(path: str | os.PathLike[str]) -> LaunchConfig:
         "Give the path of a launch.toml (see shared/spec/launch.example.toml), "
         "or run `airflow-ecs-wizard init` to write one."
     )
-    data = read_limited(file, "the config", hint=hint, title="No config")
+    data = read_limited(file, "the config", hint=hint, title="No config", limit=MAX_CONFIG_BYTES)
     return parse_config(decode_utf8(data, str(file), hint=hint), str(file))
 
 

@@ -14,12 +14,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from wizard.errors import BadInput
 
 MAX_INPUT_BYTES = 1024 * 1024
-"""The largest config, state or template read: CloudFormation's template size limit (1 MB)."""
+"""The largest template read: CloudFormation's template size limit (1 MB)."""
+MAX_CONFIG_BYTES = 4 * MAX_INPUT_BYTES
+"""The largest config read: a real one is a few kilobytes, and this leaves room for a field's
+absurd value to be named as such by validation (every string field is capped far below)."""
 MAX_DEPTH = 100
 """The deepest nesting of lists and mappings accepted (a real template nests about 10 deep)."""
 MAX_YAML_ALIASES = 50
@@ -28,9 +31,15 @@ MAX_YAML_NODES = 500_000
 """The most nodes a YAML document may hold once its aliases are expanded."""
 
 
-def read_limited(path: Path | None, what: str, *, hint: str, title: str = "Unreadable") -> bytes:
-    """A file's bytes (stdin's for None), refusing more than `MAX_INPUT_BYTES` without reading
-    further.
+def read_limited(
+    path: Path | None,
+    what: str,
+    *,
+    hint: str,
+    title: str = "Unreadable",
+    limit: int = MAX_INPUT_BYTES,
+) -> bytes:
+    """A file's bytes (stdin's for None), refusing more than `limit` without reading further.
 
     Raises:
         BadInput: the input cannot be read, or is too large.
@@ -38,25 +47,21 @@ def read_limited(path: Path | None, what: str, *, hint: str, title: str = "Unrea
     source = "stdin" if path is None else str(path)
     try:
         if path is None:
-            data = _read_at_most(sys.stdin.buffer)
+            data = sys.stdin.buffer.read(limit + 1)
         else:
             with path.open("rb") as file:
-                data = _read_at_most(file)
+                data = file.read(limit + 1)
     except OSError as error:
         raise BadInput(
             f"Cannot read {what} {source}: {error.strerror or error}", title=title, hint=hint
         ) from error
-    if len(data) > MAX_INPUT_BYTES:
+    if len(data) > limit:
         raise BadInput(
-            f"{source} is larger than {MAX_INPUT_BYTES:,} bytes, the limit for {what}.",
+            f"{source} is larger than {limit:,} bytes, the limit for {what}.",
             title="Input too large",
             hint=hint,
         )
     return data
-
-
-def _read_at_most(file: BinaryIO) -> bytes:
-    return file.read(MAX_INPUT_BYTES + 1)
 
 
 def decode_utf8(data: bytes, source: str, *, hint: str) -> str:

@@ -30,7 +30,7 @@ LAUNCH_CONFIGURATION = "AWS::AutoScaling::LaunchConfiguration"
 LAUNCH_TEMPLATE = "AWS::EC2::LaunchTemplate"
 _CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}", re.ASCII)
 _S3_OBJECT = re.compile(
-    r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(?:[A-Za-z0-9!_.'()-]+/)*[A-Za-z0-9!_.'()-]+", re.ASCII
+    r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s\x00-\x1f\x7f]*[^/\s\x00-\x1f\x7f]"
 )
 _HINT_BY_HAND = "Patch that resource by hand, or make it look like the console's, and run again."
 
