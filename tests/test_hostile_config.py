@@ -253,3 +253,12 @@ def _main_validate(config: Path) -> tuple[int, str]:
     with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
         code = main(["validate", "--config", str(config)])
     return code, stderr.getvalue()
+
+
+def test_an_unknown_component_with_a_line_break_is_named_escaped(tmp_path: Path) -> None:
+    config = tmp_path / "launch.toml"
+    config.write_text(EXAMPLE.read_text() + '\n[components."x\\ny"]\nmemory = 10\n')
+    code, stderr = _main_validate(config)
+    assert code == 2
+    assert "unknown component(s) 'x\\ny'" in stderr
+    assert "x\ny" not in stderr

@@ -77,7 +77,7 @@ def component_problems(version: AirflowVersion, keys: set[str]) -> list[str]:
     unknown = sorted(keys - set(ALL_COMPONENTS))
     if unknown:
         problems.append(
-            f"unknown component(s) {', '.join(unknown)}: the components are "
+            f"unknown component(s) {', '.join(map(quoted, unknown))}: the components are "
             f"{', '.join(ALL_COMPONENTS)}"
         )
     for key in REQUIRED_COMPONENTS:
