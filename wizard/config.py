@@ -36,6 +36,7 @@ from wizard.config_sections import (
     WebSection,
     rule,
 )
+from wizard.errors import quoted
 
 __all__ = [
     "API_SERVER_ALIAS",
@@ -101,7 +102,7 @@ class LaunchConfig(Section):
         s3 = info.data.get("s3")
         if isinstance(s3, S3Section) and value not in s3.environments:
             raise ValueError(
-                f"{value!r} is not in s3.environments ({', '.join(s3.environments)}): "
+                f"{quoted(value)} is not in s3.environments ({', '.join(s3.environments)}): "
                 "add it there or choose one of them"
             )
         return value

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from wizard.aws import Aws, error_code
+from wizard.errors import aws_failure, failure_text
 from wizard.state import Resource, StateFile
 
 DATA_KINDS = frozenset(
@@ -87,10 +88,12 @@ def destroy(
             deleter(aws, resource.id)
         except ClientError as error:
             if error_code(error) not in GONE:
-                result.failed.append((resource, str(error)))
+                result.failed.append((resource, failure_text(error)))
                 continue
         except Exception as error:  # any other failure: report it, the rest can still go
-            result.failed.append((resource, f"{type(error).__name__}: {error}"))
+            everyday = aws_failure(error)
+            text = failure_text(error) if everyday else f"{type(error).__name__}: {error}"
+            result.failed.append((resource, text))
             continue
         state.forget_resource(resource.kind, resource.id)
         result.deleted.append(resource)

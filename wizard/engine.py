@@ -15,7 +15,7 @@ from pathlib import Path
 from wizard.aws import Aws, AwsSettings, CallRecorder, wait_scale_from_environment
 from wizard.config import LaunchConfig
 from wizard.config_file import dump_config
-from wizard.errors import BadInput, WizardError
+from wizard.errors import BadInput, WizardError, aws_failure, failure_text
 from wizard.runner import EventSink, RunResult, order, run_steps
 from wizard.state import StateFile
 from wizard.steps import GRAPH, STEPS
@@ -69,6 +69,9 @@ def connect(
     except Exception as error:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        everyday = aws_failure(error)
+        if everyday is not None:
+            raise everyday from error
         if isinstance(error, BotoCoreError | ClientError):
             raise WizardError(
                 f"Cannot reach AWS as the config says ({error})",
@@ -175,7 +178,7 @@ def apply_launch(
                 raise PlanChanged(name)
             step.apply(context)
         except BaseException as error:
-            state.fail_step(name, str(error))
+            state.fail_step(name, failure_text(error))
             raise
         state.finish_step(name, preview_digest=plan.digest())
 

@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wizard.errors import WizardError
+from wizard.errors import WizardError, failure_text
 
 EventKind = Literal["started", "progress", "applied", "failed", "skipped"]
 
@@ -142,7 +142,7 @@ def run_steps(
                         satisfied.add(name)
                     else:
                         result.failed[name] = error
-                        sink(StepEvent(name, "failed", str(error)))
+                        sink(StepEvent(name, "failed", failure_text(error)))
                         _block_dependents(name, deps, wanted, blocked)
     for name in wanted:
         if name not in result.applied and name not in result.failed:

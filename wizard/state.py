@@ -115,7 +115,7 @@ def _parse(path: Path, data: bytes) -> LaunchState:
     """The state in a file's bytes, refusing anything this version cannot trust."""
     try:
         document = json.loads(data.decode("utf-8"))
-    except ValueError:  # invalid JSON or UTF-8, including a file cut short
+    except (ValueError, RecursionError):  # invalid JSON or UTF-8, a file cut short, deep nesting
         raise BadInput(
             f"{path} is not a state file of airflow-ecs-wizard: it may be truncated or corrupt.",
             title="Unreadable state file",

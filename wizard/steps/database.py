@@ -15,7 +15,7 @@ from urllib.parse import quote
 from wizard.checklist import CHECKLIST
 from wizard.config import LaunchConfig
 from wizard.errors import WizardError
-from wizard.render import render_artifacts
+from wizard.render import plain_word, render_artifacts, shell_quote
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
 from wizard.steps.postgres import ADMIN_PASSWORD_ENV, address, admin_password, plan_sql, run_sql
 from wizard.steps.provisioning import (
@@ -252,19 +252,25 @@ class DatabaseStep(Step):
     def _printed(self, ctx: StepContext, instance: dict[str, Any] | None) -> dict[str, str]:
         """`database.sql` and the commands that run it, for a machine that reaches the database."""
         config, database = ctx.config, ctx.config.database
+        # every value goes through render's script filters: plain words, or quoted
+        region, parameter = (
+            plain_word(ctx.aws.region),
+            plain_word(config.secret_name("db_password")),
+        )
         fetch = (
-            f"aws ssm get-parameter --with-decryption --region {ctx.aws.region} "
-            f"--name {config.secret_name('db_password')} --query Parameter.Value --output text"
+            f"aws ssm get-parameter --with-decryption --region {region} "
+            f"--name {parameter} --query Parameter.Value --output text"
         )
         if instance is None and not database.host:
             host = (
-                f"$(aws rds describe-db-instances --region {ctx.aws.region} --db-instance-"
-                f"identifier {config.rds_instance_id} --query 'DBInstances[0].Endpoint.Address' "
+                f"$(aws rds describe-db-instances --region {region} --db-instance-identifier "
+                f"{plain_word(config.rds_instance_id)} --query 'DBInstances[0].Endpoint.Address' "
                 "--output text)"
             )
-            port = database.port or database.default_port
+            port = plain_word(database.port or database.default_port)
         else:
-            host, port = address(ctx, instance or {})
+            found_host, found_port = address(ctx, instance or {})
+            host, port = plain_word(found_host), plain_word(found_port)
         lines = [
             "#!/bin/sh",
             "# Run database.sql (beside this file) from a machine that reaches the database,",
@@ -274,9 +280,10 @@ class DatabaseStep(Step):
         if arn:
             lines.append(
                 "# RDS keeps the admin password: aws secretsmanager get-secret-value "
-                f"--region {ctx.aws.region} --secret-id '{arn}' --query SecretString --output text"
+                f"--region {region} --secret-id {shell_quote(arn)} --query SecretString "
+                "--output text"
             )
-        admin = database.admin_username
+        admin = plain_word(database.admin_username)
         # No password on a command line (`ps` shows every argument to everyone on the host):
         # psql's script reads it from SSM itself; for mysql, the shell's builtin printf feeds
         # it on stdin, base64-encoded so that no character of it can break the statement.
