@@ -408,3 +408,48 @@ def test_fail_and_reset_lose_nothing(state: StateFile, state_path: Path) -> None
 def test_unknown_step_reads_as_pending_without_being_stored(state: StateFile) -> None:
     assert state.step("services").status == "pending"
     assert "services" not in state.state.steps and state.summary_rows() == []
+
+
+def test_a_symlink_to_the_state_shares_its_lock_and_its_file(
+    state: StateFile, state_path: Path, tmp_path: Path
+) -> None:
+    link = tmp_path / "elsewhere" / "link.state.json"
+    link.parent.mkdir()
+    link.symlink_to(state_path)
+    through_link = StateFile.open(link)
+    with state.lock("apply through the path"):
+        with pytest.raises(BadInput) as refused, through_link.lock("apply through the link"):
+            pass
+        assert "apply through the path" in str(refused.value)
+    with through_link.lock("apply through the link"):
+        with pytest.raises(BadInput, match="apply through the link"), state.lock("apply"):
+            pass
+        through_link.set_outputs("image", tag="v3")
+    assert link.is_symlink() and os.readlink(link) == str(state_path)  # still a link
+    assert StateFile.open(state_path).step("image").outputs == {"tag": "v3"}
+    assert stat.S_IMODE(state_path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in link.parent.iterdir()) == ["link.state.json"]
+
+
+def test_a_process_holding_the_lock_through_a_link_refuses_the_path(
+    state: StateFile, state_path: Path, tmp_path: Path
+) -> None:
+    link = tmp_path / "link.state.json"
+    link.symlink_to(state_path.name)  # relative, as `ln -s` is often used
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(link)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "locked\n"
+        with pytest.raises(BadInput) as refused, state.lock("apply"):
+            pass
+        assert f"being applied by pid {child.pid} on host" in str(refused.value)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        if child.stdout is not None:
+            child.stdout.close()

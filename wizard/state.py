@@ -150,8 +150,14 @@ class StateFile:
     wait. A change is made to a copy that replaces `state` only once it is on disk, so a refused or
     failed save leaves memory and file as they were. Safe to call from several step threads.
 
+    A symlinked path is followed: the lock is named after the file it points to and writes go
+    through to that file (the link stays), so a path and a link to it share one lock and one
+    file.
+
     Attributes:
-        path: The state file; `<path>.lock` is its lock, `<path>.lock.json` says who holds it.
+        path: The state file as given (shown in messages).
+        real_path: The file itself, every link resolved: what is locked, read and written;
+            `<real_path>.lock` is its lock, `<real_path>.lock.json` says who holds it.
         state: What the file holds now.
         fault_hook: Test-only: called with "before-save" and "after-save" around every write,
             so a test can raise to simulate a crash between an AWS create and its state write.
@@ -159,10 +165,11 @@ class StateFile:
 
     def __init__(self, path: PathLike, state: LaunchState) -> None:
         self.path = Path(path)
+        self.real_path = Path(os.path.realpath(self.path))
         self.state = state
         self.fault_hook: Callable[[str], None] | None = None
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self.lock_info_path = self.path.with_name(self.path.name + ".lock.json")
+        self.lock_path = self.real_path.with_name(self.real_path.name + ".lock")
+        self.lock_info_path = self.real_path.with_name(self.real_path.name + ".lock.json")
         self._secrets: set[str] = set()
         self._mutex = threading.RLock()
 
@@ -182,7 +189,7 @@ class StateFile:
                 title="State file exists",
                 hint=f"Resume that launch with --state {file}, or give another path. {_KEPT}",
             )
-        file.parent.mkdir(parents=True, exist_ok=True)
+        Path(os.path.realpath(file)).parent.mkdir(parents=True, exist_ok=True)
         state = LaunchState(
             launch=launch, account_id=account_id, region=region, config_digest=config_digest
         )
@@ -301,7 +308,7 @@ class StateFile:
             if self.fault_hook:
                 self.fault_hook("before-save")
             try:
-                _atomic_write(self.path, text)
+                _atomic_write(self.real_path, text)
             except OSError as error:
                 raise WizardError(
                     f"Cannot write the state file {self.path}: {error.strerror or error}.",
