@@ -28,6 +28,8 @@ STEP = IamStep()
 SSM = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/"
 EXECUTION_ARN = f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"
 TASK_ARN = f"arn:aws:iam::{ACCOUNT}:role/AirflowTaskRole"
+EXECUTION, TASK = "airflow-staging-us-east-1-execution", "airflow-staging-us-east-1-task"
+POLICY = "airflow-ecs-wizard-airflow-staging-us-east-1"
 ECS_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -79,9 +81,9 @@ def given(make_config: Callable[..., LaunchConfig], aws_endpoint: str) -> Launch
 
 
 def _statements(ctx: StepContext, role: str) -> dict[str, dict[str, Any]]:
-    document = ctx.aws.client("iam").get_role_policy(
-        RoleName=role, PolicyName="airflow-ecs-wizard"
-    )["PolicyDocument"]
+    document = ctx.aws.client("iam").get_role_policy(RoleName=role, PolicyName=POLICY)[
+        "PolicyDocument"
+    ]
     if isinstance(document, str):
         document = json.loads(document)
     return {s["Sid"]: s for s in document["Statement"]}
@@ -103,14 +105,14 @@ def test_roles_are_created_with_least_privilege_policies_and_a_second_apply_chan
     STEP.apply(ctx)
 
     iam = ctx.aws.client("iam")
-    role = iam.get_role(RoleName="airflow-staging-execution")["Role"]
+    role = iam.get_role(RoleName=EXECUTION)["Role"]
     trust = role["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
     assert trust["Statement"][0]["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
-    tags = iam.list_role_tags(RoleName="airflow-staging-execution")["Tags"]
+    tags = iam.list_role_tags(RoleName=EXECUTION)["Tags"]
     assert {"Key": LAUNCH_TAG, "Value": "airflow-staging"} in tags
 
-    execution = _statements(ctx, "airflow-staging-execution")
+    execution = _statements(ctx, EXECUTION)
     staging = [
         f"{SSM}dataplatform.staging.airflow.{key}"
         for key in (
@@ -135,7 +137,7 @@ def test_roles_are_created_with_least_privilege_policies_and_a_second_apply_chan
     }
     assert "WriteContainerLogs" not in execution  # json-file logging writes no CloudWatch logs
 
-    task = _statements(ctx, "airflow-staging-task")
+    task = _statements(ctx, TASK)
     logs = "arn:aws:s3:::acme-dataplatform-airflow/airflow/staging/logs/*"
     assert task["WriteTaskLogs"]["Resource"] == [logs]
     assert sorted(task["WriteTaskLogs"]["Action"]) == ["s3:GetObject", "s3:PutObject"]
@@ -147,11 +149,11 @@ def test_roles_are_created_with_least_privilege_policies_and_a_second_apply_chan
         "arn:aws:s3:::acme-dataplatform-airflow/airflow/staging/plugins/*",
     ]
     outputs = state.step("iam").outputs
-    assert outputs["execution_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/airflow-staging-execution"
-    assert outputs["task_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/airflow-staging-task"
+    assert outputs["execution_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/{EXECUTION}"
+    assert outputs["task_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/{TASK}"
     created = {(r.kind, r.id) for r in state.created_resources()}
-    assert ("iam:role", "airflow-staging-task") in created
-    assert ("iam:role-policy", "airflow-staging-task/airflow-ecs-wizard") in created
+    assert ("iam:role", TASK) in created
+    assert ("iam:role-policy", f"{TASK}/{POLICY}") in created
 
     again = _context(owned, StateFile.open(state.path))
     assert STEP.plan(again).changes == []
@@ -170,7 +172,7 @@ def test_a_path_parameter_gets_a_path_arn(
     )
     ctx = _context(config)
     STEP.apply(ctx)
-    resources = _statements(ctx, "airflow-staging-execution")["ReadLaunchParameters"]["Resource"]
+    resources = _statements(ctx, EXECUTION)["ReadLaunchParameters"]["Resource"]
     derived = ("fernet_key", "secret_key", "jwt_secret", "admin_password", "broker_url")
     assert sorted(resources) == sorted(
         [f"{SSM}airflow/staging/{key}" for key in derived]  # one slash: the name's own
@@ -192,15 +194,15 @@ def test_switching_to_awslogs_updates_only_the_execution_policy(
     ctx = _context(awslogs)
     plan = STEP.plan(ctx)
     (change,) = plan.changes
-    assert (change.verb, change.name) == ("update", "airflow-staging-execution/airflow-ecs-wizard")
+    assert (change.verb, change.name) == ("update", f"{EXECUTION}/{POLICY}")
     assert '+      "Sid": "WriteContainerLogs",' in change.diff
     assert '+        "logs:PutLogEvents"' in change.diff
-    assert "--- airflow-staging-execution/airflow-ecs-wizard (in IAM)" in change.diff
+    assert f"--- {EXECUTION}/{POLICY} (in IAM)" in change.diff
     assert '"logs:PutLogEvents"' in plan.artifacts["execution-role-policy.json"]
 
     STEP.apply(ctx)
     assert ctx.aws.recorder.mutating() == {"iam.PutRolePolicy": 1}
-    logs = _statements(ctx, "airflow-staging-execution")["WriteContainerLogs"]["Resource"]
+    logs = _statements(ctx, EXECUTION)["WriteContainerLogs"]["Resource"]
     assert f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/airflow-staging:*" in logs
 
 
@@ -209,10 +211,10 @@ def test_plan_is_read_only_and_shows_the_policies(owned: LaunchConfig) -> None:
     plan = STEP.plan(ctx)
     assert ctx.aws.recorder.mutating() == {}
     assert [(a.verb, a.name) for a in plan.changes] == [
-        ("create", "airflow-staging-execution"),
-        ("create", "airflow-staging-execution/airflow-ecs-wizard"),
-        ("create", "airflow-staging-task"),
-        ("create", "airflow-staging-task/airflow-ecs-wizard"),
+        ("create", EXECUTION),
+        ("create", f"{EXECUTION}/{POLICY}"),
+        ("create", TASK),
+        ("create", f"{TASK}/{POLICY}"),
     ]
     for name in ("execution-role-policy.json", "task-role-policy.json"):
         assert json.loads(plan.artifacts[name])["Version"] == "2012-10-17"
@@ -222,7 +224,7 @@ def test_a_role_made_by_an_interrupted_run_is_adopted(owned: LaunchConfig, tmp_p
     ctx = _context(owned, _state(tmp_path, owned))
     # an earlier run created the role, then died before writing the state or the policy
     ctx.aws.client("iam").create_role(
-        RoleName="airflow-staging-task",
+        RoleName=TASK,
         AssumeRolePolicyDocument=json.dumps(ECS_TRUST),
         Tags=[{"Key": LAUNCH_TAG, "Value": "airflow-staging"}],
     )
@@ -230,8 +232,8 @@ def test_a_role_made_by_an_interrupted_run_is_adopted(owned: LaunchConfig, tmp_p
     STEP.apply(ctx)
     assert ctx.aws.recorder.mutating() == {"iam.CreateRole": 1, "iam.PutRolePolicy": 2}
     recorded = {(r.id, r.created) for r in ctx.state.created_resources(created_only=False)}  # type: ignore[union-attr]
-    assert ("airflow-staging-task", True) in recorded
-    assert "WriteTaskLogs" in _statements(ctx, "airflow-staging-task")
+    assert (TASK, True) in recorded
+    assert "WriteTaskLogs" in _statements(ctx, TASK)
 
 
 def test_given_roles_that_can_do_the_job_are_adopted(given: LaunchConfig, tmp_path: Path) -> None:

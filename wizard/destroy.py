@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from wizard.aws import Aws, error_code
+from wizard.errors import WizardError
 from wizard.state import Resource, StateFile
 
 DATA_KINDS = frozenset(
@@ -164,12 +165,21 @@ def _role_policy(aws: Aws, identifier: str) -> None:
 
 
 def _role(aws: Aws, arn_or_name: str) -> None:
+    """Delete a role the launch made, unless it holds a policy the launch did not write (its
+    own were deleted before it, newest first): an operator's policy is never deleted."""
     iam = aws.client("iam")
     name = arn_or_name.rsplit("/", 1)[-1]
-    for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-        iam.delete_role_policy(RoleName=name, PolicyName=policy)
-    for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
-        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+    foreign = list(iam.list_role_policies(RoleName=name)["PolicyNames"]) + [
+        attached["PolicyArn"]
+        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+    ]
+    if foreign:
+        raise WizardError(
+            f"role {name} also holds {', '.join(foreign)}, which this launch did not write: "
+            "left in place",
+            title="Role in use",
+            hint="Remove those policies (or keep the role), then run destroy again.",
+        )
     iam.delete_role(RoleName=name)
 
 

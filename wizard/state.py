@@ -60,6 +60,10 @@ class StepState(BaseModel):
     outputs: dict[str, OutputValue] = Field(default_factory=dict)
     """Ids, ARNs and endpoints that later steps read."""
     resources: list[Resource] = Field(default_factory=list)
+    intents: list[Resource] = Field(default_factory=list)
+    """Creates under way whose result AWS cannot mark as the launch's (no tag in the same
+    call): written before the call, replaced by the resource's record once it is known. One
+    left behind means the process died in between, so what AWS holds under that id is ours."""
     preview_digest: str = ""
     """SHA-256 of the plan the user saw before it was applied."""
     started_at: str = ""
@@ -332,14 +336,53 @@ class StateFile:
         self._update(step, status="pending", started_at=utc_now(), finished_at="")
 
     def record_resource(self, step: str, resource: Resource) -> bool:
-        """Record what a step created or adopted; False when that kind and id already were
-        (the first record, and its `created`, stay)."""
+        """Record what a step created or adopted, dropping its intent; False when that kind
+        and id already were (the first record, and its `created`, stay)."""
         with self._mutex:
-            resources = self.step(step).resources
-            if any((r.kind, r.id) == (resource.kind, resource.id) for r in resources):
+            entry = self.step(step)
+            key = (resource.kind, resource.id)
+            intents = [i for i in entry.intents if (i.kind, i.id) != key]
+            if any((r.kind, r.id) == key for r in entry.resources):
+                if intents != entry.intents:
+                    self._update(step, intents=intents)
                 return False
-            self._update(step, resources=[*resources, resource.model_copy()])
+            self._update(step, resources=[*entry.resources, resource.model_copy()], intents=intents)
             return True
+
+    def record_intent(self, step: str, resource: Resource) -> None:
+        """Record, before the call, a create whose result AWS cannot tag as the launch's."""
+        with self._mutex:
+            intents = self.step(step).intents
+            if all((i.kind, i.id) != (resource.kind, resource.id) for i in intents):
+                self._update(step, intents=[*intents, resource.model_copy()])
+
+    def drop_intent(self, step: str, kind: str, identifier: str) -> None:
+        """Forget an intent whose create AWS refused (nothing was made)."""
+        with self._mutex:
+            intents = self.step(step).intents
+            kept = [i for i in intents if (i.kind, i.id) != (kind, identifier)]
+            if kept != intents:
+                self._update(step, intents=kept)
+
+    def intended(self, kind: str, identifier: str) -> bool:
+        """Whether a create of this resource was under way when a run stopped."""
+        return any(
+            (i.kind, i.id) == (kind, identifier)
+            for entry in self.state.steps.values()
+            for i in entry.intents
+        )
+
+    def recorded(self, kind: str, identifier: str) -> Resource | None:
+        """The record of a resource, from whichever step made it (None: never recorded)."""
+        return next(
+            (
+                r
+                for entry in self.state.steps.values()
+                for r in entry.resources
+                if (r.kind, r.id) == (kind, identifier)
+            ),
+            None,
+        )
 
     def forget_resource(self, kind: str, identifier: str) -> None:
         """Drop a resource that `destroy` deleted, from whichever step recorded it."""
@@ -349,6 +392,7 @@ class StateFile:
                 entry.resources = [
                     r for r in entry.resources if (r.kind, r.id) != (kind, identifier)
                 ]
+                entry.intents = [i for i in entry.intents if (i.kind, i.id) != (kind, identifier)]
 
         self._mutate(change)
 
@@ -385,11 +429,12 @@ class StateFile:
 
     def created_resources(self, created_only: bool = True) -> list[Resource]:
         """Resources of all steps, newest first (the order `destroy` removes them in), each
-        kind and id once; adopted ones only when `created_only` is False."""
+        kind and id once; adopted ones only when `created_only` is False. A create left under
+        way (an intent) counts as created: whatever AWS holds under that id is the launch's."""
         records = [
             (resource.recorded_at, step_index, index, resource)
             for step_index, entry in enumerate(self.state.steps.values())
-            for index, resource in enumerate(entry.resources)
+            for index, resource in enumerate([*entry.resources, *entry.intents])
             if resource.created or not created_only
         ]
         records.sort(key=lambda record: record[:3], reverse=True)

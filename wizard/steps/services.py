@@ -64,9 +64,7 @@ class ServicesStep(Step):
         self._wait_for_instances(ctx)
         if self._needs_migration(ctx):
             self._migrate(ctx)
-        target_group, address = load_balancer.ensure(
-            ctx, lambda kind, identifier: self.created(ctx, kind, identifier)
-        )
+        target_group, address = load_balancer.ensure(ctx, self)
         namespace = self._namespace(ctx) if ctx.config.airflow.parsed_version.major >= 3 else ""
         existing = self._services(ctx)
         for component in ctx.config.long_running:
@@ -92,6 +90,7 @@ class ServicesStep(Step):
         arn = self._taskdef_arn(ctx, component)
         service = existing.get(name)
         if service is not None:
+            self.record_found(ctx, "ecs:service", service["serviceArn"], service.get("tags", []))
             if service["taskDefinition"] != arn or service["desiredCount"] != count:
                 ecs.update_service(
                     cluster=ctx.config.cluster_name,
@@ -154,7 +153,11 @@ class ServicesStep(Step):
         for page in discovery.get_paginator("list_namespaces").paginate():
             for namespace in page["Namespaces"]:
                 if namespace["Name"] == wanted:
-                    return str(namespace["Arn"])
+                    arn = str(namespace["Arn"])
+                    if not self.is_recorded(ctx, "servicediscovery:namespace", arn):
+                        tags = discovery.list_tags_for_resource(ResourceARN=arn)["Tags"]
+                        self.record_found(ctx, "servicediscovery:namespace", arn, tags)
+                    return arn
         operation = discovery.create_http_namespace(
             Name=wanted,
             Description=f"airflow-ecs-wizard {ctx.config.name}",
@@ -266,7 +269,9 @@ class ServicesStep(Step):
         for start in range(0, len(names), 10):
             try:
                 response = ecs.describe_services(
-                    cluster=ctx.config.cluster_name, services=names[start : start + 10]
+                    cluster=ctx.config.cluster_name,
+                    services=names[start : start + 10],
+                    include=["TAGS"],
                 )
             except ClientError as error:
                 if error_code(error) == "ClusterNotFoundException":
