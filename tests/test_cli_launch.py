@@ -15,7 +15,7 @@ from tests.conftest import ROOT, run_cli
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
-from wizard.state import StateFile
+from wizard.state import Resource, StateFile
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -141,3 +141,63 @@ def test_only_checks_its_dependencies(files: tuple[Path, Path]) -> None:
     assert state.applied_steps() == ["account", "s3_layout", "bootstrap"]
     status = _cli("status", "--state", str(state_path))
     assert "applied" in status.stdout and "pending" in status.stdout
+
+
+def _recorded_launch(aws_endpoint: str, state_path: Path) -> Aws:
+    """A role and a parameter made in us-east-1, recorded in the state as the launch's."""
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=aws_endpoint))
+    trust = {"Version": "2012-10-17", "Statement": []}
+    aws.client("iam").create_role(
+        RoleName="launch-role", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    aws.client("ssm").put_parameter(Name="launch.fernet", Value="v", Type="SecureString")
+    state = StateFile.open(state_path)
+    for kind, name in (("iam:role", "launch-role"), ("ssm:parameter", "launch.fernet")):
+        state.record_resource("iam", Resource(kind=kind, id=name, created=True, region="us-east-1"))
+    return aws
+
+
+def test_destroy_of_a_state_edited_to_another_region_changes_nothing(
+    files: tuple[Path, Path], aws_endpoint: str
+) -> None:
+    _, state_path = files
+    aws = _recorded_launch(aws_endpoint, state_path)
+    state_path.write_text(
+        state_path.read_text().replace(
+            '"region": "us-east-1",\n  "config', '"region": "us-west-2",\n  "config', 1
+        )
+    )
+    assert '"region": "us-west-2"' in state_path.read_text()
+    before = state_path.read_bytes()
+    result = _cli(
+        "destroy",
+        "--state",
+        str(state_path),
+        "--yes",
+        "--delete-data",
+        "--endpoint-url",
+        aws_endpoint,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "its resources were made in us-east-1" in result.stderr
+    assert state_path.read_bytes() == before
+    assert aws.client("iam").get_role(RoleName="launch-role")["Role"]
+    assert aws.client("ssm").get_parameter(Name="launch.fernet")["Parameter"]
+
+
+def test_destroy_deletes_each_resource_in_the_region_it_was_made_in(
+    files: tuple[Path, Path], aws_endpoint: str
+) -> None:
+    from wizard.destroy import destroy
+
+    _, state_path = files
+    east = _recorded_launch(aws_endpoint, state_path)
+    west = Aws(AwsSettings(region="us-west-2", endpoint_url=aws_endpoint))
+    west.client("ssm").put_parameter(Name="launch.fernet", Value="west", Type="SecureString")
+
+    result = destroy(west, StateFile.open(state_path), delete_data=True)
+    assert result.failed == [] and len(result.deleted) == 2
+    with pytest.raises(east.client("ssm").exceptions.ParameterNotFound):
+        east.client("ssm").get_parameter(Name="launch.fernet")
+    # the parameter of the same name in the other region was never the launch's
+    assert west.client("ssm").get_parameter(Name="launch.fernet")["Parameter"]["Name"]

@@ -13,6 +13,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -453,3 +454,62 @@ def test_a_process_holding_the_lock_through_a_link_refuses_the_path(
         child.wait(timeout=10)
         if child.stdout is not None:
             child.stdout.close()
+
+
+def _with_resource(state: StateFile) -> dict[str, Any]:
+    state.record_resource("image", Resource(kind="ecr:repository", id="zdp", created=True))
+    document: dict[str, Any] = json.loads(state.path.read_text())
+    return document
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda d: d["steps"]["image"]["resources"][0].update(created="yes"), "created"),
+        (lambda d: d["steps"]["image"]["resources"][0].update(created=1), "created"),
+        (lambda d: d["steps"]["image"]["resources"][0].update(region="../x"), "region"),
+        (lambda d: d.update(schema_version="1"), "no schema_version"),
+        (lambda d: d.update(region="us-east-1; rm"), "region"),
+        (lambda d: d["steps"]["image"].update(status=None), "status"),
+    ],
+    ids=["created-yes", "created-1", "resource-region", "version-text", "region", "status-null"],
+)
+def test_values_of_another_type_are_refused_not_coerced(
+    state: StateFile, state_path: Path, damage: Callable[[dict[str, Any]], None], words: str
+) -> None:
+    document = _with_resource(state)
+    damage(document)
+    state_path.write_text(json.dumps(document))
+    before = state_path.read_bytes()
+    with pytest.raises(BadInput) as refused:
+        StateFile.open(state_path)
+    assert refused.value.exit_code == 2 and words in refused.value.message
+    assert "not a state file" in refused.value.message
+    assert state_path.read_bytes() == before
+
+
+def test_a_key_given_twice_is_refused(state: StateFile, state_path: Path) -> None:
+    text = json.dumps(_with_resource(state), indent=2)
+    twice = text.replace('"created": true', '"created": true,\n "created": false', 1)
+    state_path.write_text(twice)
+    with pytest.raises(BadInput) as refused:
+        StateFile.open(state_path)
+    assert refused.value.exit_code == 2
+    assert "names 'created' twice" in refused.value.message
+    assert state_path.read_text() == twice
+
+
+def test_a_state_whose_resources_are_in_another_region_is_refused(
+    state: StateFile, state_path: Path
+) -> None:
+    document = _with_resource(state)
+    document["steps"]["image"]["resources"][0]["region"] = REGION
+    document["region"] = "us-west-2"  # edited: the launch's records are in eu-west-1
+    state_path.write_text(json.dumps(document))
+    edited = StateFile.open(state_path)
+    with pytest.raises(BadInput) as refused:
+        edited.check_target(ACCOUNT, "us-west-2")
+    assert refused.value.exit_code == 2
+    assert "says its launch is in us-west-2, but its resources were made in eu-west-1" in str(
+        refused.value
+    )

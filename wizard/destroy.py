@@ -9,6 +9,7 @@ resumes too.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,9 +76,13 @@ def destroy(
     delete_data: bool,
     progress: Callable[[str], None] = lambda message: None,
 ) -> DestroyResult:
-    """Delete the launch's created resources, newest first, forgetting each once it is gone."""
+    """Delete the launch's created resources, newest first, forgetting each once it is gone.
+
+    Each is deleted in the region it was made in (`Resource.region`; the state's own region
+    for records of early versions), so "not found" means gone, never "looked elsewhere"."""
     delete, keep = targets(state, delete_data=delete_data)
     result = DestroyResult(kept=keep)
+    regional = _Regions(aws, state.state.region)
     for resource in delete:
         deleter = DELETERS.get(resource.kind)
         if deleter is None:
@@ -85,7 +90,7 @@ def destroy(
             continue
         progress(f"deleting {resource.kind} {resource.id}")
         try:
-            deleter(aws, resource.id)
+            deleter(regional.of(resource), resource.id)
         except ClientError as error:
             if error_code(error) not in GONE:
                 result.failed.append((resource, str(error)))
@@ -98,6 +103,24 @@ def destroy(
     for name in list(state.state.steps):
         state.reset_step(name)
     return result
+
+
+class _Regions:
+    """An `Aws` per region, sharing the settings (profile, endpoint) and call recorder."""
+
+    def __init__(self, aws: Aws, default: str) -> None:
+        self._default = default or aws.region
+        self._clients = {aws.region: aws}
+        self._base = aws
+
+    def of(self, resource: Resource) -> Aws:
+        region = resource.region or self._default
+        if region not in self._clients:
+            settings = dataclasses.replace(self._base.settings, region=region)
+            self._clients[region] = Aws(
+                settings, read_only=self._base.read_only, recorder=self._base.recorder
+            )
+        return self._clients[region]
 
 
 def _retry_dependency(aws: Aws, call: Callable[[], Any], attempts: int = 40) -> None:

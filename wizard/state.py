@@ -26,6 +26,7 @@ from wizard.atomic_file import write_atomically
 from wizard.errors import BadInput, WizardError
 
 SCHEMA_VERSION = 1
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
 OutputValue = str | int | bool | list[str]
 PathLike = str | os.PathLike[str]
 _KEPT = "The file was left as it is."
@@ -39,7 +40,7 @@ def utc_now() -> str:
 class Resource(BaseModel):
     """One AWS resource a step created or adopted."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: str
     """Service and type: `s3:bucket`, `ec2:security-group`, `ssm:parameter`..."""
@@ -47,14 +48,15 @@ class Resource(BaseModel):
     """The name, ARN or id AWS knows it by."""
     created: bool
     """True: this launch created it (destroy removes it). False: adopted, it existed before."""
-    region: str = ""
+    region: str = Field(default="", pattern=rf"{REGION_PATTERN}|^$")
+    """Where it was made ("" in states of early versions: the launch's region)."""
     recorded_at: str = Field(default_factory=utc_now)
 
 
 class StepState(BaseModel):
     """Progress of one step."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     status: Literal["pending", "applied", "failed"] = "pending"
     outputs: dict[str, OutputValue] = Field(default_factory=dict)
@@ -73,14 +75,15 @@ class StepState(BaseModel):
 
 
 class LaunchState(BaseModel):
-    """Everything the state file holds."""
+    """Everything the state file holds. Strict: a value of another JSON type (`"created":
+    "yes"`) is refused, not coerced."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     schema_version: int = SCHEMA_VERSION
     launch: str
     account_id: str
-    region: str
+    region: str = Field(pattern=REGION_PATTERN)
     config_digest: str
     created_at: str = Field(default_factory=utc_now)
     updated_at: str = Field(default_factory=utc_now)
@@ -115,10 +118,33 @@ def _atomic_write(path: Path, text: str) -> None:
     write_atomically(path, text, mode=0o600)
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json keeps the last one silently)."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
+
+
 def _parse(path: Path, data: bytes) -> LaunchState:
     """The state in a file's bytes, refusing anything this version cannot trust."""
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as duplicate:
+        raise BadInput(
+            f"{path} names {duplicate.key!r} twice in one object: which one counts is not "
+            "clear, so it is not read.",
+            title="Ambiguous state file",
+            hint=f"Restore it from a backup, or remove one of the two by hand. {_KEPT}",
+        ) from None
     except ValueError:  # invalid JSON or UTF-8, including a file cut short
         raise BadInput(
             f"{path} is not a state file of airflow-ecs-wizard: it may be truncated or corrupt.",
@@ -222,8 +248,20 @@ class StateFile:
         )
 
     def check_target(self, account_id: str, region: str) -> None:
-        """Refuse credentials for another account or region than the launch's (BadInput)."""
+        """Refuse credentials for another account or region than the launch's, and a state
+        whose records were made in another region than it says (edited): BadInput."""
         state = self.state
+        elsewhere = sorted(
+            {r.region for e in state.steps.values() for r in [*e.resources, *e.intents]}
+            - {"", state.region}
+        )
+        if elsewhere:
+            raise BadInput(
+                f"{self.path} says its launch is in {state.region}, but its resources were "
+                f"made in {', '.join(elsewhere)}: the file was edited or mixed up.",
+                title="State does not match its resources",
+                hint=f"Restore the state file from a backup. Nothing was changed. {_KEPT}",
+            )
         if (state.account_id, state.region) != (account_id, region):
             raise BadInput(
                 f"This state belongs to account {state.account_id} in {state.region}; your "
