@@ -513,3 +513,53 @@ def test_a_state_whose_resources_are_in_another_region_is_refused(
     assert "says its launch is in us-west-2, but its resources were made in eu-west-1" in str(
         refused.value
     )
+
+
+def test_a_state_others_can_read_is_made_private_at_once_with_a_warning(
+    state: StateFile, state_path: Path
+) -> None:
+    os.chmod(state_path, 0o666)
+    result = subprocess.run(
+        [sys.executable, "-m", "wizard.cli", "status", "--state", str(state_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"warning: {state_path} was readable or writable by others (mode 0o666)" in (
+        result.stderr
+    )
+    assert stat.S_IMODE(state_path.stat().st_mode) == 0o600
+    again = subprocess.run(
+        [sys.executable, "-m", "wizard.cli", "status", "--state", str(state_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "warning" not in again.stderr
+
+
+def test_new_launch_folders_and_configs_are_private(
+    tmp_path: Path, make_config: Callable[..., Any]
+) -> None:
+    from wizard.config_file import save_config
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    previous = os.umask(0o022)
+    try:
+        config_path = shared / "launches" / "staging" / "launch.toml"
+        save_config(make_config(), config_path)
+        state_path = shared / "elsewhere" / "demo.state.json"
+        new_state(state_path)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(config_path.stat().st_mode) == 0o600
+    for folder in (config_path.parent, config_path.parent.parent, state_path.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # a folder that existed is left alone

@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import getpass
 import json
+import logging
 import os
 import socket
+import stat
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
@@ -22,9 +24,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wizard.atomic_file import write_atomically
+from wizard.atomic_file import make_private_folder, write_atomically
 from wizard.errors import BadInput, WizardError
 
+_log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
 OutputValue = str | int | bool | list[str]
@@ -219,7 +222,7 @@ class StateFile:
                 title="State file exists",
                 hint=f"Resume that launch with --state {file}, or give another path. {_KEPT}",
             )
-        Path(os.path.realpath(file)).parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(Path(os.path.realpath(file)).parent)
         state = LaunchState(
             launch=launch, account_id=account_id, region=region, config_digest=config_digest
         )
@@ -489,7 +492,24 @@ class StateFile:
         ]
 
 
+def _tighten(path: Path) -> None:
+    """A state readable or writable by others is made 0600 at once, with a warning."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError:
+        return  # missing or not ours: reading it says what is wrong
+    if mode & 0o077:
+        _log.warning(
+            "warning: %s was readable or writable by others (mode %s); it is now 0600",
+            path,
+            oct(mode),
+        )
+
+
 def _read(path: Path, launch: str | None) -> LaunchState:
+    _tighten(path)
     try:
         data = path.read_bytes()
     except OSError as error:
