@@ -201,3 +201,56 @@ def test_destroy_deletes_each_resource_in_the_region_it_was_made_in(
         east.client("ssm").get_parameter(Name="launch.fernet")
     # the parameter of the same name in the other region was never the launch's
     assert west.client("ssm").get_parameter(Name="launch.fernet")["Parameter"]["Name"]
+
+
+def test_the_first_ctrl_c_stops_apply_during_a_long_wait_and_saves_the_state(
+    launch_config: LaunchConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import queue
+    import signal
+    import threading
+
+    monkeypatch.delenv("AIRFLOW_ECS_WIZARD_WAIT_SCALE")  # AWS's pace: 15 s between polls
+    config_path, state_path = tmp_path / "launch.toml", tmp_path / "launch.state.json"
+    save_config(launch_config, config_path)
+    command = ["apply", "--config", str(config_path), "--state", str(state_path), "--yes"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.interrupt_driver", *command],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    seen: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        while "WAITING\n" not in seen:  # the redis step is in its long wait
+            seen.append(lines.get(timeout=120))
+        process.send_signal(signal.SIGINT)
+        # without the fix it polls on (for 45 minutes): this bound is generous, not a timing
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    while not lines.empty():
+        seen.append(lines.get())
+    output = "".join(seen)
+    assert process.returncode == 130, output
+    assert "stopping" in output
+    assert f"airflow-ecs-wizard apply --config {config_path} --state {state_path} --yes" in output
+    state = StateFile.open(state_path)
+    redis = state.step("redis")
+    assert redis.status == "failed" and "interrupted" in redis.error
+    recorded = {(r.kind, r.id) for r in state.created_resources()}
+    assert ("elasticache:replication-group", launch_config.replication_group_id) in recorded
+    assert "services" not in state.applied_steps()
+    assert "task_definitions" not in state.state.steps  # never started

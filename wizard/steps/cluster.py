@@ -184,7 +184,7 @@ class ClusterStep(Step):
             ChangeSetType="UPDATE",
         )
         waiter = cloudformation.get_waiter("change_set_create_complete")
-        waiter.wait(StackName=ctx.config.stack_name, ChangeSetName=name)
+        ctx.aws.wait(waiter, POLL_SECONDS, 120, StackName=ctx.config.stack_name, ChangeSetName=name)
         described = cloudformation.describe_change_set(
             StackName=ctx.config.stack_name, ChangeSetName=name
         )

@@ -223,10 +223,12 @@ class ServicesStep(Step):
             startedBy="airflow-ecs-wizard",
         )["tasks"][0]
         ctx.progress(f"migrate task {task['taskArn'].rsplit('/', 1)[-1]} started")
-        ecs.get_waiter("tasks_stopped").wait(
+        ctx.aws.wait(
+            ecs.get_waiter("tasks_stopped"),
+            WAITER_DELAY,
+            180,
             cluster=cluster,
             tasks=[task["taskArn"]],
-            WaiterConfig={"Delay": ctx.aws.delay(WAITER_DELAY), "MaxAttempts": 180},
         )
         stopped = ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"][0]
         codes = [c.get("exitCode") for c in stopped.get("containers", [])]
@@ -256,10 +258,12 @@ class ServicesStep(Step):
         ctx.progress(f"waiting for {len(names)} services to be stable")
         ecs = ctx.aws.client("ecs")
         for start in range(0, len(names), 10):  # the waiter takes ten services at a time
-            ecs.get_waiter("services_stable").wait(
+            ctx.aws.wait(
+                ecs.get_waiter("services_stable"),
+                WAITER_DELAY,
+                120,
                 cluster=ctx.config.cluster_name,
                 services=names[start : start + 10],
-                WaiterConfig={"Delay": ctx.aws.delay(WAITER_DELAY), "MaxAttempts": 120},
             )
 
     def _services(self, ctx: StepContext) -> dict[str, Any]:
