@@ -563,3 +563,39 @@ def test_new_launch_folders_and_configs_are_private(
     for folder in (config_path.parent, config_path.parent.parent, state_path.parent):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # a folder that existed is left alone
+
+
+def test_a_schema_1_state_is_read_and_saved_as_the_current_schema(
+    state: StateFile, state_path: Path
+) -> None:
+    document = _with_resource(state)
+    document["schema_version"] = 1
+    del document["steps"]["image"]["intents"]  # schema 1 had none
+    state_path.write_text(json.dumps(document))
+    old = StateFile.open(state_path)
+    assert old.step("image").resources[0].id == "zdp" and old.step("image").intents == []
+    old.set_outputs("image", tag="v1")
+    assert json.loads(state_path.read_text())["schema_version"] == SCHEMA_VERSION == 2
+
+
+def test_an_intent_stands_until_its_record_and_counts_as_created(
+    state: StateFile, state_path: Path
+) -> None:
+    bucket = Resource(kind="s3:bucket", id="b", created=True, region=REGION)
+    state.record_intent("s3_layout", bucket)
+    state.record_intent("s3_layout", bucket)  # once
+    reread = StateFile.open(state_path)
+    assert reread.intended("s3:bucket", "b") and len(reread.step("s3_layout").intents) == 1
+    assert [(r.kind, r.id) for r in reread.created_resources()] == [("s3:bucket", "b")]
+
+    state.record_resource("s3_layout", bucket.model_copy(update={"created": True}))
+    reread = StateFile.open(state_path)
+    assert not reread.intended("s3:bucket", "b") and reread.step("s3_layout").intents == []
+    assert reread.recorded("s3:bucket", "b") is not None
+
+    state.record_intent("iam", Resource(kind="iam:role-policy", id="r/p", created=True))
+    state.drop_intent("iam", "iam:role-policy", "r/p")  # AWS refused: nothing was made
+    assert not StateFile.open(state_path).intended("iam:role-policy", "r/p")
+    state.record_intent("iam", Resource(kind="iam:role-policy", id="r/q", created=True))
+    state.forget_resource("iam:role-policy", "r/q")  # destroy deleted it
+    assert StateFile.open(state_path).created_resources() == [reread.recorded("s3:bucket", "b")]

@@ -28,7 +28,9 @@ from wizard.atomic_file import make_private_folder, write_atomically
 from wizard.errors import BadInput, WizardError
 
 _log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added `StepState.intents`. Older files are read as they are and written as the current
+schema, so an older wizard refuses them with "upgrade" instead of misreading them."""
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
 OutputValue = str | int | bool | list[str]
 PathLike = str | os.PathLike[str]
@@ -342,6 +344,7 @@ class StateFile:
         with self._mutex:
             draft = self.state.model_copy(deep=True)
             change(draft)
+            draft.schema_version = SCHEMA_VERSION
             draft.updated_at = utc_now()
             text = json.dumps(draft.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
             if contains_secret(text, self._secrets):
