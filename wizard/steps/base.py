@@ -142,6 +142,11 @@ class Step(ABC):
         intended = ctx.state is not None and ctx.state.intended(kind, identifier)
         self._record(ctx, kind, identifier, created=mine or intended)
 
+    def is_own(self, ctx: StepContext, kind: str, identifier: str) -> bool:
+        """Whether the state records this resource as made by this launch."""
+        record = ctx.state.recorded(kind, identifier) if ctx.state is not None else None
+        return record is not None and record.created
+
     def is_recorded(self, ctx: StepContext, kind: str, identifier: str) -> bool:
         """Whether the state records this resource already (so its tags need not be read)."""
         return ctx.state is not None and ctx.state.recorded(kind, identifier) is not None

@@ -49,9 +49,8 @@ class BootstrapStep(Step):
         if action.verb != "create" and not self.is_recorded(ctx, "s3:object", action.name):
             found = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
             self.record_found(ctx, "s3:object", action.name, found)
-        record = ctx.state.recorded("s3:object", action.name) if ctx.state else None
         if action.verb != "no-op":
-            ours = action.verb == "create" or (record is not None and record.created)
+            ours = action.verb == "create" or self.is_own(ctx, "s3:object", action.name)
             s3.put_object(
                 Bucket=bucket,
                 Key=key,

@@ -11,13 +11,11 @@ from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
 from wizard.checklist import CHECKLIST
-from wizard.state import Resource
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan
 from wizard.taskdefs import LAUNCH_TAG
 
 FOLDERS = ("dags", "plugins", "logs", "bootstrap")
 BLOCK_PUBLIC = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-_NONE = Resource(kind="", id="", created=False)
 
 
 def launch_tagging(ctx: StepContext) -> str:
@@ -88,7 +86,7 @@ class S3LayoutStep(Step):
             self.created(ctx, "s3:bucket", bucket)
         elif not self.is_recorded(ctx, "s3:bucket", bucket):
             self.record_found(ctx, "s3:bucket", bucket, self._tags(ctx, bucket))
-        if ctx.state is not None and (ctx.state.recorded("s3:bucket", bucket) or _NONE).created:
+        if self.is_own(ctx, "s3:bucket", bucket):
             self._complete_bucket(ctx, bucket)  # also what a run that died half-way left out
         for action in plan.actions:
             if action.kind != "s3:folder":
