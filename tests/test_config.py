@@ -68,7 +68,7 @@ def test_minimal_config_gets_documented_defaults() -> None:
     assert config.secret_name("fernet_key") == "/airflow/air/fernet_key"
     assert config.secret_name("admin_password") == "/airflow/air/admin_password"
     assert config.role_arn("execution", "111122223333") == (
-        "arn:aws:iam::111122223333:role/air-execution"
+        "arn:aws:iam::111122223333:role/air-us-east-1-execution"
     )
     assert config.replication_group_id == "air"
     assert config.container_port("webserver") == 8080

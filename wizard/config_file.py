@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from wizard.airflow_versions import AirflowVersion, component_problems
-from wizard.atomic_file import write_atomically
+from wizard.atomic_file import make_private_folder, write_atomically
 from wizard.config import LaunchConfig
 from wizard.errors import Problem, ProblemsError, quoted
 from wizard.input_limits import MAX_CONFIG_BYTES, decode_utf8, read_limited
@@ -116,10 +116,11 @@ def dump_config(config: LaunchConfig) -> str:
 
 
 def save_config(config: LaunchConfig, path: str | os.PathLike[str]) -> None:
-    """Write the config atomically (a reviewable file: readable by all, like any source)."""
+    """Write the config atomically, readable by its owner only: it names the launch's secret
+    parameters and hosts. A new folder for it is made 0700."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(target, dump_config(config), mode=0o644)
+    make_private_folder(target.parent)
+    write_atomically(target, dump_config(config), mode=0o600)
 
 
 def _write_table(lines: list[str], model: BaseModel, path: tuple[str, ...]) -> None:

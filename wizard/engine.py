@@ -182,4 +182,11 @@ def apply_launch(
             raise
         state.finish_step(name, preview_digest=plan.digest())
 
-    return run_steps(GRAPH, apply_one, only=chosen, done=done, on_event=on_event)
+    result = run_steps(
+        GRAPH, apply_one, only=chosen, done=done, on_event=on_event, stop=launch.aws.stop
+    )
+    if result.ok and set(state.applied_steps()) >= set(STEPS):
+        context = launch.context()
+        for name in reversed(order(GRAPH)):  # the users of an old name have moved off it
+            STEPS[name].retire(context)
+    return result

@@ -142,6 +142,8 @@ class ClusterStep(Step):
             self._wait(ctx, "UPDATE_COMPLETE")
         stack = self._stack(ctx)
         assert stack is not None
+        if not self.is_recorded(ctx, "cloudformation:stack", stack["StackId"]):
+            self.record_found(ctx, "cloudformation:stack", stack["StackId"], stack.get("Tags", []))
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         self.set_outputs(
             ctx,
@@ -182,7 +184,7 @@ class ClusterStep(Step):
             ChangeSetType="UPDATE",
         )
         waiter = cloudformation.get_waiter("change_set_create_complete")
-        waiter.wait(StackName=ctx.config.stack_name, ChangeSetName=name)
+        ctx.aws.wait(waiter, POLL_SECONDS, 120, StackName=ctx.config.stack_name, ChangeSetName=name)
         described = cloudformation.describe_change_set(
             StackName=ctx.config.stack_name, ChangeSetName=name
         )

@@ -7,13 +7,14 @@ group checks the version's health path. Found again by name on resume, never mad
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
 from wizard.config import LaunchConfig
-from wizard.steps.base import Action, StepContext
+from wizard.steps.base import Action, Step, StepContext
 
 
 def names(config: LaunchConfig) -> tuple[str, str]:
@@ -62,13 +63,14 @@ def plan_actions(ctx: StepContext) -> list[Action]:
     return actions
 
 
-def ensure(ctx: StepContext, record: Any) -> tuple[str, str]:
+def ensure(ctx: StepContext, step: Step) -> tuple[str, str]:
     """Create what is missing; return the target group ARN and the web address.
 
     Args:
         ctx: the step's context.
-        record: called as `record(kind, id)` right after each create.
+        step: records each create right after it, and what it finds by its tags.
     """
+    record = functools.partial(step.created, ctx)
     config = ctx.config
     if config.web.load_balancer == "none":
         return config.web.target_group_arn, ""
@@ -89,6 +91,8 @@ def ensure(ctx: StepContext, record: Any) -> tuple[str, str]:
             Tags=ctx.launch_tags,
         )["TargetGroups"][0]
         record("elbv2:target-group", group["TargetGroupArn"])
+    else:
+        _record_found(ctx, step, "elbv2:target-group", group["TargetGroupArn"])
     balancer = find_load_balancer(ctx, balancer_name)
     if balancer is None:
         internet = config.web.load_balancer == "internet-facing"
@@ -107,14 +111,25 @@ def ensure(ctx: StepContext, record: Any) -> tuple[str, str]:
             Tags=ctx.launch_tags,
         )["LoadBalancers"][0]
         record("elbv2:load-balancer", balancer["LoadBalancerArn"])
-    _ensure_listener(ctx, balancer["LoadBalancerArn"], group["TargetGroupArn"], record)
+    else:
+        _record_found(ctx, step, "elbv2:load-balancer", balancer["LoadBalancerArn"])
+    _ensure_listener(ctx, balancer["LoadBalancerArn"], group["TargetGroupArn"], step)
     scheme = "https" if config.web.certificate_arn else "http"
     return group["TargetGroupArn"], f"{scheme}://{balancer['DNSName']}"
 
 
-def _ensure_listener(ctx: StepContext, balancer_arn: str, group_arn: str, record: Any) -> None:
+def _record_found(ctx: StepContext, step: Step, kind: str, arn: str) -> None:
+    """Record what a run that died before its record made (tagged), or what was there."""
+    if not step.is_recorded(ctx, kind, arn):
+        described = ctx.aws.client("elbv2").describe_tags(ResourceArns=[arn])["TagDescriptions"]
+        step.record_found(ctx, kind, arn, described[0]["Tags"] if described else [])
+
+
+def _ensure_listener(ctx: StepContext, balancer_arn: str, group_arn: str, step: Step) -> None:
     elbv2 = ctx.aws.client("elbv2")
     listeners = elbv2.describe_listeners(LoadBalancerArn=balancer_arn)["Listeners"]
+    for listener in listeners:
+        _record_found(ctx, step, "elbv2:listener", listener["ListenerArn"])
     if listeners:
         return
     forward = [{"Type": "forward", "TargetGroupArn": group_arn}]
@@ -127,12 +142,17 @@ def _ensure_listener(ctx: StepContext, balancer_arn: str, group_arn: str, record
             Certificates=[{"CertificateArn": certificate}],
             SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
             DefaultActions=forward,
+            Tags=ctx.launch_tags,
         )
     else:
         listener = elbv2.create_listener(
-            LoadBalancerArn=balancer_arn, Protocol="HTTP", Port=80, DefaultActions=forward
+            LoadBalancerArn=balancer_arn,
+            Protocol="HTTP",
+            Port=80,
+            DefaultActions=forward,
+            Tags=ctx.launch_tags,
         )
-    record("elbv2:listener", listener["Listeners"][0]["ListenerArn"])
+    step.created(ctx, "elbv2:listener", listener["Listeners"][0]["ListenerArn"])
 
 
 def find_target_group(ctx: StepContext, name: str) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from wizard.checklist import CHECKLIST
 from wizard.fernet import generate_key
 from wizard.steps.base import Action, Step, StepContext, StepPlan
-from wizard.steps.provisioning import registered_secret, store_parameter
+from wizard.steps.provisioning import record_parameter, registered_secret, store_parameter
 
 MASK = "••••••••"
 
@@ -84,7 +84,7 @@ class SecretsStep(Step):
             store_parameter(self, ctx, action.name, value, key, replace=False)
         for action in plan.actions:
             if action.verb == "no-op":
-                self.adopted(ctx, "ssm:parameter", action.name)
+                record_parameter(self, ctx, action.name)
         self.set_outputs(ctx, parameters=[a.name for a in plan.actions])
 
     @staticmethod

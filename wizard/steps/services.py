@@ -65,9 +65,7 @@ class ServicesStep(Step):
         self._wait_for_instances(ctx)
         if self._needs_migration(ctx):
             self._migrate(ctx)
-        target_group, address = load_balancer.ensure(
-            ctx, lambda kind, identifier: self.created(ctx, kind, identifier)
-        )
+        target_group, address = load_balancer.ensure(ctx, self)
         namespace = self._namespace(ctx) if ctx.config.airflow.parsed_version.major >= 3 else ""
         existing = self._services(ctx)
         for component in ctx.config.long_running:
@@ -93,6 +91,7 @@ class ServicesStep(Step):
         arn = self._taskdef_arn(ctx, component)
         service = existing.get(name)
         if service is not None:
+            self.record_found(ctx, "ecs:service", service["serviceArn"], service.get("tags", []))
             if service["taskDefinition"] != arn or service["desiredCount"] != count:
                 ecs.update_service(
                     cluster=ctx.config.cluster_name,
@@ -155,7 +154,11 @@ class ServicesStep(Step):
         for page in discovery.get_paginator("list_namespaces").paginate():
             for namespace in page["Namespaces"]:
                 if namespace["Name"] == wanted:
-                    return str(namespace["Arn"])
+                    arn = str(namespace["Arn"])
+                    if not self.is_recorded(ctx, "servicediscovery:namespace", arn):
+                        tags = discovery.list_tags_for_resource(ResourceARN=arn)["Tags"]
+                        self.record_found(ctx, "servicediscovery:namespace", arn, tags)
+                    return arn
         operation = discovery.create_http_namespace(
             Name=wanted,
             Description=f"airflow-ecs-wizard {ctx.config.name}",
@@ -221,10 +224,12 @@ class ServicesStep(Step):
             startedBy="airflow-ecs-wizard",
         )["tasks"][0]
         ctx.progress(f"migrate task {task['taskArn'].rsplit('/', 1)[-1]} started")
-        ecs.get_waiter("tasks_stopped").wait(
+        ctx.aws.wait(
+            ecs.get_waiter("tasks_stopped"),
+            WAITER_DELAY,
+            180,
             cluster=cluster,
             tasks=[task["taskArn"]],
-            WaiterConfig={"Delay": ctx.aws.delay(WAITER_DELAY), "MaxAttempts": 180},
         )
         stopped = ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"][0]
         codes = [c.get("exitCode") for c in stopped.get("containers", [])]
@@ -254,10 +259,12 @@ class ServicesStep(Step):
         ctx.progress(f"waiting for {len(names)} services to be stable")
         ecs = ctx.aws.client("ecs")
         for start in range(0, len(names), 10):  # the waiter takes ten services at a time
-            ecs.get_waiter("services_stable").wait(
+            ctx.aws.wait(
+                ecs.get_waiter("services_stable"),
+                WAITER_DELAY,
+                120,
                 cluster=ctx.config.cluster_name,
                 services=names[start : start + 10],
-                WaiterConfig={"Delay": ctx.aws.delay(WAITER_DELAY), "MaxAttempts": 120},
             )
 
     def _services(self, ctx: StepContext) -> dict[str, Any]:
@@ -267,7 +274,9 @@ class ServicesStep(Step):
         for start in range(0, len(names), 10):
             try:
                 response = ecs.describe_services(
-                    cluster=ctx.config.cluster_name, services=names[start : start + 10]
+                    cluster=ctx.config.cluster_name,
+                    services=names[start : start + 10],
+                    include=["TAGS"],
                 )
             except ClientError as error:
                 if error_code(error) == "ClusterNotFoundException":
