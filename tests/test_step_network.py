@@ -189,6 +189,9 @@ def test_apply_creates_the_groups_and_rules_and_a_second_apply_changes_nothing(
     assert _ingress(ec2, instances["GroupId"]) == {
         (32768, 65535, balancer["GroupId"]),
         (8080, 8080, balancer["GroupId"]),
+        # Airflow 3: other instances reach the API server's Service Connect proxy
+        (32768, 65535, instances["GroupId"]),
+        (8793, 8793, instances["GroupId"]),  # the web server fetches the worker's live logs
     }
     assert _ingress(ec2, seeded.rds_group) == {(5432, 5432, instances["GroupId"])}
 
@@ -198,7 +201,8 @@ def test_apply_creates_the_groups_and_rules_and_a_second_apply_changes_nothing(
     assert outputs["load_balancer_security_group_id"] == balancer["GroupId"]
     created = {(r.kind, r.id) for r in state.created_resources()}
     assert ("ec2:security-group", instances["GroupId"]) in created
-    assert sum(kind == "ec2:security-group-rule" for kind, _ in created) == 4  # 80, 2 web, 5432
+    # 80, 2 web, 2 between instances, 5432
+    assert sum(kind == "ec2:security-group-rule" for kind, _ in created) == 6
 
     again = _context(config, StateFile.open(state.path))
     plan = STEP.plan(again)

@@ -11,6 +11,8 @@ from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
 from wizard.checklist import CHECKLIST
+from wizard.config import LaunchConfig
+from wizard.steps import flows as model
 from wizard.steps import reachability as reach
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
 from wizard.steps.reachability import AwsItem, Ingress, Subnet, Target
@@ -138,11 +140,13 @@ class NetworkStep(Step):
             plan.actions += [Action("check", "ec2:subnet", s.id, s.label) for s in found]
         private, public_ip = chosen["subnet_ids"], config.cluster.associate_public_ip
         plan.warnings += reach.subnet_warnings(private, chosen["public_subnet_ids"], public_ip)
+        plan.problems += _balancer_zone_problems(config, chosen)
 
         instances = self._instance_groups(ctx, survey)
         wanted: list[_Rule] = []
         if config.web.load_balancer != "none":
             wanted += self._web_rules(ctx, self._own_group(ctx, survey, "load-balancer"), instances)
+        wanted += self._between_instances(ctx, instances)
         targets = self._targets(ctx)
         own_ids = [g["GroupId"] for g in survey.own.values() if g is not None]
         target_ids = [group for target in targets for group in target.group_ids]
@@ -152,9 +156,7 @@ class NetworkStep(Step):
         for want in wanted:
             self._plan_rule(ctx, survey, rules, want)
 
-        services = [s for s in reach.ENDPOINT_REASONS if s != "logs"]
-        if config.airflow.log_driver == "awslogs":
-            services.append("logs")
+        services = model.endpoint_services(config)
         needy = [s for s in private if not (public_ip and s.internet_gateway)]
         plan.warnings += reach.endpoint_warnings(ec2, network.vpc_id, needy, services)
         return survey
@@ -253,6 +255,20 @@ class NetworkStep(Step):
         ]
 
     @staticmethod
+    def _between_instances(ctx: StepContext, instances: str) -> list[_Rule]:
+        """The instances admit each other on the ports of the flows between components (the
+        API server's Service Connect proxy, the worker's log server): tasks land on any
+        instance, and traffic between two instances crosses their group."""
+        verb: Verb = "update" if ctx.config.network.security_group_ids else "create"
+        return [
+            _Rule(
+                Ingress(instances, flow.from_port, flow.to_port, instances, flow.description), verb
+            )
+            for flow in model.launch_flows(ctx.config)
+            if flow.source == flow.target == "instances"
+        ]
+
+    @staticmethod
     def _targets(ctx: StepContext) -> list[Target]:
         """The existing database and cache: new ones get their groups in their own steps."""
         config, targets = ctx.config, []
@@ -347,6 +363,24 @@ class NetworkStep(Step):
         for rule in response.get("SecurityGroupRules", []):
             self.created(ctx, RULE_KIND, rule["SecurityGroupRuleId"])
         ctx.progress(f"ingress rule added: {ingress}")
+
+
+def _balancer_zone_problems(config: LaunchConfig, chosen: dict[str, list[Subnet]]) -> list[str]:
+    """An Application Load Balancer needs subnets in at least two Availability Zones
+    (CreateLoadBalancer refuses fewer): the private subnets for an internal one, the public
+    subnets for an internet-facing one."""
+    if config.web.load_balancer == "none":
+        return []
+    key = "public_subnet_ids" if config.web.load_balancer == "internet-facing" else "subnet_ids"
+    subnets = chosen[key]
+    zones = sorted({s.az for s in subnets if s.az})
+    if not subnets or len(zones) >= 2:
+        return []
+    return [
+        f"network.{key} are all in {', '.join(zones) or 'one Availability Zone'}: the "
+        f"{config.web.load_balancer} load balancer (web.load_balancer) needs subnets in at "
+        f"least two Availability Zones; add a subnet of another zone to network.{key}"
+    ]
 
 
 def _filter(name: str, *values: str) -> list[dict[str, Any]]:

@@ -1,0 +1,249 @@
+"""The reachability model: every network flow a launch needs, and whether the security groups
+admit it.
+
+A launch works only when each of these connections gets through:
+
+- the load balancer to the web server, on the host port ECS maps it to;
+- on Airflow 3, every component to the API server's execution API through Service Connect: the
+  client's proxy connects to the API server's proxy, which in bridge mode listens on an
+  ephemeral host port of the API server's instance;
+- the web server to the log server of the worker that runs a task, for the task's live log;
+- every task to the database and to the Redis broker;
+- every instance to the AWS endpoints (ECS, ECR, S3, SSM, CloudWatch Logs) through a NAT route
+  or VPC endpoints: routes, not groups, decide those (`reachability.endpoint_warnings`).
+
+Tasks land on any instance, so a flow between two components crosses the instances' groups
+unless both run on the same instance: the model judges flows between *nodes* (an instance, the
+load balancer, the database, the cache), each with its security groups and address. Traffic that
+stays on one instance never meets a security group.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from wizard.config import LaunchConfig
+from wizard.steps.reachability import DYNAMIC_PORTS, ENDPOINT_REASONS, AwsItem, covers
+
+Role = Literal["load-balancer", "instances", "database", "cache"]
+
+WORKER_LOG_SERVER_PORT = 8793
+"""`[logging] worker_log_server_port` (`[celery]` on 1.10): the worker serves running tasks'
+logs there, on a fixed host port (the web server asks `http://HOSTNAME:PORT`)."""
+
+SERVICE_CONNECT_PROXY_PORTS = DYNAMIC_PORTS
+"""Where the API server's Service Connect proxy listens in bridge mode: "In bridge mode, the
+default value [of ingressPortOverride] is the ephemeral port of the Service Connect proxy"
+(ECS API reference, ServiceConnectService)."""
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One TCP connection a launch needs: from a role's nodes to another's, on a port range."""
+
+    name: str
+    source: Role
+    target: Role
+    from_port: int
+    to_port: int
+    broken: str
+    """What fails without it, as a user sees it."""
+
+    @property
+    def ports(self) -> str:
+        """The port or port range, as a reader writes it."""
+        if self.from_port == self.to_port:
+            return str(self.from_port)
+        return f"{self.from_port}-{self.to_port}"
+
+    def __str__(self) -> str:
+        return f"{self.name} (tcp {self.ports})"
+
+    @property
+    def description(self) -> str:
+        """The flow's name in the characters a security group rule's description allows."""
+        return self.name.replace(" → ", " to ")
+
+
+def launch_flows(
+    config: LaunchConfig, *, database_port: int | None = None, cache_port: int | None = None
+) -> list[Flow]:
+    """Every flow between nodes of the VPC that a launch of `config` needs.
+
+    Args:
+        config: The launch.
+        database_port: The database's port when known (an existing instance's endpoint).
+        cache_port: The broker's port when known.
+    """
+    version = config.airflow.parsed_version
+    components = set(config.components)
+    flows = []
+    if config.web.load_balancer != "none":
+        flows.append(
+            Flow(
+                "load balancer → web server",
+                "load-balancer",
+                "instances",
+                *DYNAMIC_PORTS,
+                "the UI answers 502/504: the targets never turn healthy",
+            )
+        )
+    if version.major >= 3 and service_connect(config):
+        flows.append(
+            Flow(
+                "components → API server (Service Connect proxy)",
+                "instances",
+                "instances",
+                *SERVICE_CONNECT_PROXY_PORTS,
+                "workers, the scheduler, the triggerer and the DAG processor time out on the "
+                "execution API when the API server runs on another instance",
+            )
+        )
+    if {"webserver", "worker"} <= components:
+        flows.append(
+            Flow(
+                "web server → worker log server",
+                "instances",
+                "instances",
+                WORKER_LOG_SERVER_PORT,
+                WORKER_LOG_SERVER_PORT,
+                "the UI shows no log of a running task",
+            )
+        )
+    flows.append(
+        Flow(
+            "tasks → database",
+            "instances",
+            "database",
+            database_port or config.database.default_port,
+            database_port or config.database.default_port,
+            "every component restarts: it cannot reach the metadata database",
+        )
+    )
+    cache = cache_port or _broker_port(config)
+    flows.append(
+        Flow(
+            "tasks → Redis broker",
+            "instances",
+            "cache",
+            cache,
+            cache,
+            "no task runs: the scheduler and the workers cannot reach the broker",
+        )
+    )
+    return flows
+
+
+def endpoint_services(config: LaunchConfig) -> list[str]:
+    """The AWS endpoints every instance must reach (HTTPS, through NAT or VPC endpoints)."""
+    services = [s for s in ENDPOINT_REASONS if s != "logs"]
+    if config.airflow.log_driver == "awslogs":
+        services.append("logs")
+    return services
+
+
+def service_connect(config: LaunchConfig) -> bool:
+    """Whether the components reach the API server through Service Connect (Airflow 3 without
+    a given execution API URL)."""
+    return config.airflow.parsed_version.major >= 3 and not config.airflow.execution_api_url
+
+
+def _broker_port(config: LaunchConfig) -> int:
+    if config.redis.mode == "existing":
+        _, _, port = config.redis.endpoint.partition(":")
+        return int(port or 6379)
+    return 6379
+
+
+@dataclass(frozen=True)
+class Node:
+    """Something that sends or receives a flow: an instance, the load balancer, the database.
+
+    `groups` are its security groups; `address` its private IPv4 address ("" when unknown),
+    for rules by CIDR.
+    """
+
+    name: str
+    groups: tuple[str, ...]
+    address: str = ""
+
+
+def _egress_covers(rule: AwsItem, flow: Flow, target: Node) -> bool:
+    if not rule.get("IsEgress") or str(rule.get("IpProtocol")) not in {"tcp", "6", "-1"}:
+        return False
+    if str(rule.get("IpProtocol")) != "-1" and not (
+        rule.get("FromPort", -1) <= flow.from_port and flow.to_port <= rule.get("ToPort", -1)
+    ):
+        return False
+    referenced = rule.get("ReferencedGroupInfo", {}).get("GroupId")
+    if referenced:
+        return referenced in target.groups
+    cidr = rule.get("CidrIpv4")
+    if cidr == "0.0.0.0/0":
+        return True
+    return bool(cidr and target.address) and _inside(target.address, str(cidr))
+
+
+def _inside(address: str, cidr: str) -> bool:
+    return ipaddress.ip_address(address) in ipaddress.ip_network(cidr, strict=False)
+
+
+def admitted(flow: Flow, source: Node, target: Node, rules: Iterable[AwsItem]) -> bool:
+    """Whether the groups let `flow` from `source` to `target`: an outbound rule of one of the
+    source's groups and an inbound rule of one of the target's. Security groups are stateful,
+    so the replies need nothing. A flow within one node never leaves it."""
+    if source.name == target.name:
+        return True
+    rules = list(rules)
+    outbound = any(
+        rule.get("GroupId") in source.groups and _egress_covers(rule, flow, target)
+        for rule in rules
+    )
+    sources = [*source.groups, *([f"{source.address}/32"] if source.address else [])]
+    inbound = any(
+        rule.get("GroupId") in target.groups
+        and any(covers(rule, flow.from_port, flow.to_port, s) for s in sources)
+        for rule in rules
+    )
+    return outbound and inbound
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A flow the groups drop between two nodes."""
+
+    flow: Flow
+    source: Node
+    target: Node
+
+    def __str__(self) -> str:
+        return (
+            f"{self.flow} from {self.source.name} ({', '.join(self.source.groups) or 'no group'})"
+            f" to {self.target.name} ({', '.join(self.target.groups) or 'no group'}) is not "
+            f"admitted: {self.flow.broken}"
+        )
+
+
+def blocked(
+    flows: Iterable[Flow], nodes: Mapping[Role, list[Node]], rules: Iterable[AwsItem]
+) -> list[Blocked]:
+    """Every flow that some pair of its nodes cannot make. A role without nodes (no database
+    known, say) is not judged."""
+    rules = list(rules)
+    found = []
+    for flow in flows:
+        for source in nodes.get(flow.source, []):
+            for target in nodes.get(flow.target, []):
+                if not admitted(flow, source, target, rules):
+                    found.append(Blocked(flow, source, target))
+    return found
+
+
+def two_instances(groups: Iterable[str]) -> list[Node]:
+    """Two instances that carry `groups`: tasks land on any instance, so a flow between two
+    components must be admitted from one instance to another."""
+    ids = tuple(groups)
+    return [Node("instance A", ids), Node("instance B", ids)]
