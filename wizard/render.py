@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 
+from wizard.airflow_containers import HOST_DIR, HOST_MODULE
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput, Problem, ProblemsError, WizardError
 from wizard.taskdefs import resource_tags, taskdef_context
@@ -159,6 +160,8 @@ def _bootstrap_context(config: LaunchConfig) -> dict[str, Any]:
         "bucket": config.s3.bucket,
         "prefix": config.s3.prefix,
         "environment": config.environment,
+        "host_dir": HOST_DIR,
+        "host_module": HOST_MODULE,
     }
 
 

@@ -25,14 +25,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from wizard.airflow_containers import WORKER_LOG_SERVER_PORT
 from wizard.config import LaunchConfig
 from wizard.steps.reachability import DYNAMIC_PORTS, ENDPOINT_REASONS, AwsItem, covers
 
 Role = Literal["load-balancer", "instances", "database", "cache"]
-
-WORKER_LOG_SERVER_PORT = 8793
-"""`[logging] worker_log_server_port` (`[celery]` on 1.10): the worker serves running tasks'
-logs there, on a fixed host port (the web server asks `http://HOSTNAME:PORT`)."""
 
 SERVICE_CONNECT_PROXY_PORTS = DYNAMIC_PORTS
 """Where the API server's Service Connect proxy listens in bridge mode: "In bridge mode, the
