@@ -211,3 +211,56 @@ def test_the_load_balancers_subnets_must_span_two_zones(
     assert problem.startswith("network.public_subnet_ids are all in us-east-1a: the internet-")
     # two zones are enough; no load balancer needs none
     assert STEP.plan(_context(public.model_copy(update={"web": one_zone.web}))).problems == []
+
+
+def test_an_interface_endpoint_whose_group_drops_the_instances_is_warned_about(
+    config: LaunchConfig, seeded: Seeded, tmp_path: Path
+) -> None:
+    ec2 = seeded.ec2
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=seeded.vpc,
+        ServiceName="com.amazonaws.us-east-1.ecr.dkr",
+        VpcEndpointType="Interface",
+        SubnetIds=[seeded.private_a, seeded.private_b],
+        PrivateDnsEnabled=True,
+    )["VpcEndpoint"]["VpcEndpointId"]
+    (default,) = _group(ec2, seeded.vpc, "default")
+
+    def endpoint_warnings() -> list[str]:
+        return [w for w in STEP.plan(_context(config)).warnings if w.startswith("VPC endpoint ")]
+
+    # no group given: AWS puts the VPC's default group on it, which admits only its members
+    (warning,) = endpoint_warnings()
+    assert warning.startswith(
+        f"VPC endpoint {endpoint} (ecr.dkr) admits HTTPS only through {default['GroupId']} "
+        "(the VPC's default group: none given), which does not admit the instances: instances "
+        "cannot pull the image. Add an inbound rule for tcp 443 from "
+        "airflow-staging-instances (new) or the private subnets (10.20.1.0/24, 10.20.2.0/24)"
+    )
+
+    https = ec2.create_security_group(GroupName="endpoints", Description="443", VpcId=seeded.vpc)
+    ec2.modify_vpc_endpoint(VpcEndpointId=endpoint, AddSecurityGroupIds=[https["GroupId"]])
+
+    def admit(source: dict[str, Any]) -> None:
+        permission = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, **source}
+        ec2.authorize_security_group_ingress(GroupId=https["GroupId"], IpPermissions=[permission])
+
+    admit({"IpRanges": [{"CidrIp": "10.20.1.0/24"}]})  # one subnet of two is not enough
+    (warning,) = endpoint_warnings()
+    assert f"through {https['GroupId']}, which does not admit the instances" in warning
+    admit({"IpRanges": [{"CidrIp": "10.20.2.0/24"}]})
+    assert endpoint_warnings() == []
+
+    # by the instance group: once it exists, a rule that names it is enough
+    instances, _ = _applied(config, seeded, tmp_path)
+    ec2.revoke_security_group_ingress(
+        GroupId=https["GroupId"],
+        SecurityGroupRuleIds=[
+            r["SecurityGroupRuleId"]
+            for r in _rules(seeded, https["GroupId"])
+            if not r["IsEgress"] and r.get("CidrIpv4") == "10.20.1.0/24"
+        ],
+    )
+    assert len(endpoint_warnings()) == 1
+    admit({"UserIdGroupPairs": [{"GroupId": instances}]})
+    assert endpoint_warnings() == []

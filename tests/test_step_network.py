@@ -288,12 +288,25 @@ def test_missing_nat_and_endpoints_are_warned_about_until_there_is_a_way_out(
     assert seeded.private_b in warning  # B uses the main table, which has no NAT route
 
     ec2 = seeded.ec2
+    https = ec2.create_security_group(GroupName="endpoints", Description="443", VpcId=seeded.vpc)
+    ec2.authorize_security_group_ingress(
+        GroupId=https["GroupId"],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "10.20.0.0/16"}],
+            }
+        ],
+    )
     endpoints = {
         service: ec2.create_vpc_endpoint(
             VpcId=seeded.vpc,
             ServiceName=f"com.amazonaws.{REGION}.{service}",
             VpcEndpointType="Interface",
             SubnetIds=[seeded.private_b],
+            SecurityGroupIds=[https["GroupId"]],
             PrivateDnsEnabled=service != "ssm",
         )["VpcEndpoint"]["VpcEndpointId"]
         for service in INTERFACE_SERVICES
@@ -315,6 +328,7 @@ def test_missing_nat_and_endpoints_are_warned_about_until_there_is_a_way_out(
         ServiceName=f"com.amazonaws.{REGION}.ssm",
         VpcEndpointType="Interface",
         SubnetIds=[seeded.private_b],
+        SecurityGroupIds=[https["GroupId"]],
         PrivateDnsEnabled=True,
     )
     assert STEP.plan(_context(config)).warnings == []

@@ -23,13 +23,21 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from wizard.airflow_containers import WORKER_LOG_SERVER_PORT
 from wizard.config import LaunchConfig
-from wizard.steps.reachability import DYNAMIC_PORTS, ENDPOINT_REASONS, AwsItem, covers
+from wizard.steps.reachability import (
+    DYNAMIC_PORTS,
+    ENDPOINT_REASONS,
+    AwsItem,
+    Subnet,
+    covers,
+    group_rules,
+    paginate,
+)
 
-Role = Literal["load-balancer", "instances", "database", "cache"]
+Role = Literal["load-balancer", "instances", "database", "cache", "endpoint"]
 
 SERVICE_CONNECT_PROXY_PORTS = DYNAMIC_PORTS
 """Where the API server's Service Connect proxy listens in bridge mode: "In bridge mode, the
@@ -159,8 +167,8 @@ def _broker_port(config: LaunchConfig) -> int:
 class Node:
     """Something that sends or receives a flow: an instance, the load balancer, the database.
 
-    `groups` are its security groups; `address` its private IPv4 address ("" when unknown),
-    for rules by CIDR.
+    `groups` are its security groups; `address` its private IPv4 address, or the CIDR of the
+    subnet it is somewhere in ("" when unknown), for rules by CIDR.
     """
 
     name: str
@@ -185,7 +193,9 @@ def _egress_covers(rule: AwsItem, flow: Flow, target: Node) -> bool:
 
 
 def _inside(address: str, cidr: str) -> bool:
-    return ipaddress.ip_address(address) in ipaddress.ip_network(cidr, strict=False)
+    inner = ipaddress.ip_network(address if "/" in address else f"{address}/32", strict=False)
+    outer = ipaddress.ip_network(cidr, strict=False)
+    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
 
 
 def admitted(flow: Flow, source: Node, target: Node, rules: Iterable[AwsItem]) -> bool:
@@ -195,11 +205,17 @@ def admitted(flow: Flow, source: Node, target: Node, rules: Iterable[AwsItem]) -
     if source.name == target.name:
         return True
     rules = list(rules)
-    outbound = any(
+    # a group still to be created (no `sg-` id yet) will have the allow-all outbound rule AWS
+    # gives every new group
+    outbound = not any(group.startswith("sg-") for group in source.groups) or any(
         rule.get("GroupId") in source.groups and _egress_covers(rule, flow, target)
         for rule in rules
     )
-    sources = [*source.groups, *([f"{source.address}/32"] if source.address else [])]
+    address = source.address
+    sources = [
+        *source.groups,
+        *([address if "/" in address else f"{address}/32"] if address else []),
+    ]
     inbound = any(
         rule.get("GroupId") in target.groups
         and any(covers(rule, flow.from_port, flow.to_port, s) for s in sources)
@@ -244,3 +260,66 @@ def two_instances(groups: Iterable[str]) -> list[Node]:
     components must be admitted from one instance to another."""
     ids = tuple(groups)
     return [Node("instance A", ids), Node("instance B", ids)]
+
+
+ENDPOINT_FLOW = Flow(
+    "instances → AWS endpoints",
+    "instances",
+    "endpoint",
+    443,
+    443,
+    "the instances reach the service only through the endpoint (private DNS), so its group decides",
+)
+"""An interface VPC endpoint answers HTTPS on its own network interfaces, behind its groups
+(the VPC's default group when it was given none, which admits only its own members)."""
+
+
+def endpoint_group_warnings(
+    ec2: Any, vpc_id: str, instance_groups: list[str], subnets: list[Subnet], services: list[str]
+) -> list[str]:
+    """The interface endpoints of the services the instances need whose security groups do not
+    admit the instances on 443, from any of their groups or from every instance subnet."""
+    region = ec2.meta.region_name
+    vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    wanted = {f"com.amazonaws.{region}.{service}": service for service in services}
+    endpoints = [
+        endpoint
+        for endpoint in paginate(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=vpc)
+        if endpoint.get("VpcEndpointType") == "Interface"
+        and endpoint.get("PrivateDnsEnabled")
+        and str(endpoint.get("State", "")).lower() in {"available", "pending"}
+        and endpoint.get("ServiceName") in wanted
+    ]
+    if not endpoints or not subnets:
+        return []
+    default = [
+        g["GroupId"]
+        for g in paginate(
+            ec2,
+            "describe_security_groups",
+            "SecurityGroups",
+            Filters=[*vpc, {"Name": "group-name", "Values": ["default"]}],
+        )
+    ]
+    groups = {
+        endpoint["VpcEndpointId"]: tuple(g["GroupId"] for g in endpoint.get("Groups", []))
+        or tuple(default)
+        for endpoint in endpoints
+    }
+    ids = [g for found in groups.values() for g in found]
+    rules = group_rules(ec2, [*instance_groups, *ids])
+    instances = [Node(f"instances in {s.id}", tuple(instance_groups), s.cidr) for s in subnets]
+    warnings = []
+    for endpoint in endpoints:
+        node = Node(f"VPC endpoint {endpoint['VpcEndpointId']}", groups[endpoint["VpcEndpointId"]])
+        service = wanted[endpoint["ServiceName"]]
+        if blocked([ENDPOINT_FLOW], {"instances": instances, "endpoint": [node]}, rules):
+            given = "" if endpoint.get("Groups") else " (the VPC's default group: none given)"
+            warnings.append(
+                f"VPC endpoint {endpoint['VpcEndpointId']} ({service}) admits HTTPS only "
+                f"through {', '.join(node.groups) or 'no group'}{given}, which does not admit "
+                f"the instances: {ENDPOINT_REASONS[service]}. Add an inbound rule for tcp 443 "
+                f"from {', '.join(instance_groups)} or the private subnets "
+                f"({', '.join(s.cidr for s in subnets)})"
+            )
+    return warnings

@@ -159,6 +159,9 @@ class NetworkStep(Step):
         services = model.endpoint_services(config)
         needy = [s for s in private if not (public_ip and s.internet_gateway)]
         plan.warnings += reach.endpoint_warnings(ec2, network.vpc_id, needy, services)
+        plan.warnings += model.endpoint_group_warnings(
+            ec2, network.vpc_id, survey.instance_ids or [instances], private, services
+        )
         return survey
 
     # Security groups.
