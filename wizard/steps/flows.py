@@ -10,7 +10,8 @@ A launch works only when each of these connections gets through:
 - the web server to the log server of the worker that runs a task, for the task's live log;
 - every task to the database and to the Redis broker;
 - every instance to the AWS endpoints (ECS, ECR, S3, SSM, CloudWatch Logs) through a NAT route
-  or VPC endpoints: routes, not groups, decide those (`reachability.endpoint_warnings`).
+  or VPC endpoints: routes decide those (`reachability.endpoint_warnings`), and an interface
+  endpoint's own groups must admit the instances on 443 (`endpoint_group_warnings`).
 
 Tasks land on any instance, so a flow between two components crosses the instances' groups
 unless both run on the same instance: the model judges flows between *nodes* (an instance, the

@@ -1,6 +1,8 @@
 """Step network: the VPC and subnets, the cluster's instance security group (owned here when the
-config names none), the load balancer's group, and the reachability report (instances to RDS
-and the cache, load balancer to instances, private subnets to the AWS endpoints)."""
+config names none), the load balancer's group, and the reachability report over the flows of
+`wizard.steps.flows` (instances to RDS and the cache, load balancer to instances, instances to
+each other for Service Connect and the worker's log server, private subnets to the AWS
+endpoints); the load balancer's subnets must span two Availability Zones."""
 
 from __future__ import annotations
 
