@@ -264,3 +264,21 @@ def test_an_interface_endpoint_whose_group_drops_the_instances_is_warned_about(
     assert len(endpoint_warnings()) == 1
     admit({"UserIdGroupPairs": [{"GroupId": instances}]})
     assert endpoint_warnings() == []
+
+
+def test_more_workers_than_instances_is_warned_about(
+    make_config: Callable[..., LaunchConfig], config: LaunchConfig
+) -> None:
+    assert model.placement_warnings(config) == []  # 2 workers, up to 4 instances
+    crowded = make_config(components__worker__desired_count=3, cluster__max_size=2)
+    assert model.placement_warnings(crowded) == [
+        "components.worker.desired_count is 3 but cluster.max_size is 2: each worker takes "
+        "host port 8793 (its log server), so an instance runs one worker and the others would "
+        "stay pending; raise cluster.max_size or lower the count"
+    ]
+    plan = STEP.plan(
+        _context(
+            config.model_copy(update={"cluster": crowded.cluster, "components": crowded.components})
+        )
+    )
+    assert model.placement_warnings(crowded)[0] in plan.warnings

@@ -151,6 +151,20 @@ def endpoint_services(config: LaunchConfig) -> list[str]:
     return services
 
 
+def placement_warnings(config: LaunchConfig) -> list[str]:
+    """The worker's log server takes a fixed host port, so one instance runs one worker: more
+    workers than instances stay pending."""
+    worker = config.components.get("worker")
+    if worker is None or worker.desired_count <= config.cluster.max_size:
+        return []
+    return [
+        f"components.worker.desired_count is {worker.desired_count} but cluster.max_size is "
+        f"{config.cluster.max_size}: each worker takes host port {WORKER_LOG_SERVER_PORT} (its "
+        "log server), so an instance runs one worker and the others would stay pending; raise "
+        "cluster.max_size or lower the count"
+    ]
+
+
 def service_connect(config: LaunchConfig) -> bool:
     """Whether the components reach the API server through Service Connect (Airflow 3 without
     a given execution API URL)."""

@@ -143,6 +143,7 @@ class NetworkStep(Step):
         private, public_ip = chosen["subnet_ids"], config.cluster.associate_public_ip
         plan.warnings += reach.subnet_warnings(private, chosen["public_subnet_ids"], public_ip)
         plan.problems += _balancer_zone_problems(config, chosen)
+        plan.warnings += model.placement_warnings(config)
 
         instances = self._instance_groups(ctx, survey)
         wanted: list[_Rule] = []
