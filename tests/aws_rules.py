@@ -212,3 +212,175 @@ def elasticache_auth_token_needs_tls(evidence: Evidence) -> Iterator[str]:
                 f"replication group {group}: the AuthToken has {len(str(token))} characters or "
                 "a character ElastiCache refuses"
             )
+
+
+# --- network flows (wt-network) ---------------------------------------------------------------
+# The reachability model (wizard/steps/flows.py) over what the launch registered and what the
+# emulator's security groups hold after it: moto keeps groups and rules but never drops a packet.
+
+from wizard.airflow_containers import WORKER_LOG_SERVER_PORT  # noqa: E402
+from wizard.steps.flows import (  # noqa: E402
+    SERVICE_CONNECT_PROXY_PORTS,
+    Flow,
+    Node,
+    Role,
+    blocked,
+    two_instances,
+)
+from wizard.steps.reachability import DYNAMIC_PORTS  # noqa: E402
+
+_COMPONENT_TAG = "airflow-ecs-wizard:component"
+
+
+def _latest_taskdefs(evidence: Evidence) -> dict[str, dict[str, Any]]:
+    """The last task definition registered per component (by the launch's component tag)."""
+    found: dict[str, dict[str, Any]] = {}
+    for call in evidence.of("ecs", "RegisterTaskDefinition"):
+        tags = {t.get("key"): t.get("value") for t in call.params.get("tags", [])}
+        component = tags.get(_COMPONENT_TAG) or str(call.params.get("family", ""))
+        found[str(component)] = call.params
+    return found
+
+
+def _instance_groups(aws: Aws) -> tuple[str, ...]:
+    """The groups the cluster's instances get: from every launch template (latest version) and
+    launch configuration the emulator holds (its Auto Scaling starts instances without them)."""
+    ec2, groups = aws.client("ec2"), []
+    for template in ec2.describe_launch_templates().get("LaunchTemplates", []):
+        (version,) = ec2.describe_launch_template_versions(
+            LaunchTemplateId=template["LaunchTemplateId"], Versions=["$Latest"]
+        )["LaunchTemplateVersions"]
+        data = version.get("LaunchTemplateData", {})
+        groups += data.get("SecurityGroupIds", [])
+        for interface in data.get("NetworkInterfaces", []):
+            groups += interface.get("Groups", [])
+    autoscaling = aws.client("autoscaling")
+    for configuration in autoscaling.describe_launch_configurations()["LaunchConfigurations"]:
+        groups += configuration.get("SecurityGroups", [])
+    return tuple(dict.fromkeys(groups))
+
+
+def _web_host_ports(taskdefs: dict[str, dict[str, Any]], container_port: int) -> tuple[int, int]:
+    for container in taskdefs.get("webserver", {}).get("containerDefinitions", []):
+        for mapping in container.get("portMappings", []):
+            if mapping.get("containerPort") == container_port and mapping.get("hostPort"):
+                return int(mapping["hostPort"]), int(mapping["hostPort"])
+    return DYNAMIC_PORTS
+
+
+def _log_server_port(container: dict[str, Any]) -> int:
+    for variable in container.get("environment", []):
+        if str(variable.get("name")).endswith("__WORKER_LOG_SERVER_PORT"):
+            return int(variable["value"])
+    return WORKER_LOG_SERVER_PORT
+
+
+def launch_flows_sent(evidence: Evidence) -> tuple[list[Flow], list[str]]:
+    """The model's flows that what the launch sent needs, and the mappings that break a flow
+    before any group is involved (a log server on no fixed host port)."""
+    taskdefs, flows, broken = _latest_taskdefs(evidence), [], []
+    services = evidence.of("ecs", "CreateService", "UpdateService")
+    for call in services:
+        for balancer in call.params.get("loadBalancers", []):
+            low, high = _web_host_ports(taskdefs, int(balancer.get("containerPort", 0)))
+            flows.append(
+                Flow("load balancer → web server", "load-balancer", "instances", low, high, "")
+            )
+    for call in services:
+        for server in call.params.get("serviceConnectConfiguration", {}).get("services", []):
+            override = server.get("ingressPortOverride")
+            low, high = (override, override) if override else SERVICE_CONNECT_PROXY_PORTS
+            name = "components → API server (Service Connect proxy)"
+            flows.append(Flow(name, "instances", "instances", low, high, ""))
+    if {"webserver", "worker"} <= taskdefs.keys():
+        for container in taskdefs["worker"].get("containerDefinitions", []):
+            port = _log_server_port(container)
+            fixed = {
+                (m.get("containerPort"), m.get("hostPort"))
+                for m in container.get("portMappings", [])
+            }
+            if (port, port) not in fixed:
+                broken.append(
+                    f"{taskdefs['worker'].get('family')}: the worker's log server port {port} "
+                    "is not mapped to the same fixed host port: the web server cannot fetch a "
+                    "running task's log"
+                )
+            flows.append(
+                Flow("web server → worker log server", "instances", "instances", port, port, "")
+            )
+    return list(dict.fromkeys(flows)), broken
+
+
+def _database_nodes(evidence: Evidence, aws: Aws) -> tuple[list[Node], int | None]:
+    ids = {
+        str(call.params["DBInstanceIdentifier"])
+        for call in evidence.of("rds", "CreateDBInstance", "DescribeDBInstances")
+        if call.params.get("DBInstanceIdentifier")
+    }
+    nodes, port = [], None
+    for instance_id in sorted(ids):
+        try:
+            (instance,) = aws.client("rds").describe_db_instances(DBInstanceIdentifier=instance_id)[
+                "DBInstances"
+            ]
+        except aws.client("rds").exceptions.DBInstanceNotFoundFault:
+            continue
+        groups = tuple(g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", []))
+        nodes.append(Node(f"RDS instance {instance_id}", groups))
+        port = int(instance.get("Endpoint", {}).get("Port") or 0) or None
+    return nodes, port
+
+
+@rule(
+    "every-flow-admitted",
+    source="https://docs.aws.amazon.com/vpc/latest/userguide/vpc-security-group-rules.html"
+    " — a security group admits only the inbound traffic its rules allow, and traffic between "
+    "instances of one group is no exception; https://docs.aws.amazon.com/AmazonECS/latest/"
+    "APIReference/API_ServiceConnectService.html — in bridge mode the Service Connect proxy "
+    "listens on an ephemeral host port, to admit in the VPC security groups",
+)
+def every_flow_admitted(evidence: Evidence) -> Iterator[str]:
+    """Every flow of the reachability model that the launch's task definitions and services
+    need is admitted by the groups the emulator holds, between two instances as well."""
+    flows, broken = launch_flows_sent(evidence)
+    yield from broken
+    if not evidence.of("ecs", "RegisterTaskDefinition", "CreateService", "UpdateService"):
+        return  # no task runs: a plan, or a launch that stopped before its tasks
+    aws = evidence.aws()
+    instances = _instance_groups(aws)
+    if not instances:
+        return  # no instance runs anywhere yet: nothing to judge
+    nodes: dict[Role, list[Node]] = {"instances": two_instances(instances)}
+    balancers = aws.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    nodes["load-balancer"] = [
+        Node(f"load balancer {b['LoadBalancerName']}", tuple(b.get("SecurityGroups", [])))
+        for b in balancers
+    ]
+    database, port = _database_nodes(evidence, aws)
+    if database and port:
+        nodes["database"] = database
+        flows.append(Flow("tasks → database", "instances", "database", port, port, ""))
+    caches = evidence.of("elasticache", "CreateReplicationGroup")
+    nodes["cache"] = [
+        Node(f"cache {c.params.get('ReplicationGroupId')}", tuple(c.params["SecurityGroupIds"]))
+        for c in caches
+        if c.params.get("SecurityGroupIds")
+    ]
+    for call in caches[:1]:
+        port = int(call.params.get("Port") or 6379)
+        flows.append(Flow("tasks → Redis broker", "instances", "cache", port, port, ""))
+    groups = {g for role in nodes.values() for node in role for g in node.groups}
+    if not groups:
+        return
+    rules = aws.client("ec2").describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": sorted(groups)}]
+    )["SecurityGroupRules"]
+    reported: set[Flow] = set()
+    for found in blocked(flows, nodes, rules):
+        if found.flow in reported:
+            continue  # once per flow: instance B to A says nothing A to B did not
+        reported.add(found.flow)
+        yield (
+            f"{found.flow} from {found.source.name} ({', '.join(found.source.groups)}) to "
+            f"{found.target.name} ({', '.join(found.target.groups) or 'no group'}) is not admitted"
+        )

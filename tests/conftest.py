@@ -44,7 +44,9 @@ def _aws_rules(request: pytest.FixtureRequest) -> Any:
     report = getattr(request.node, "report_call", None)
     if report is None or not report.passed:
         return
-    broken = violations(evidence, skip=skip)
+    with pytest.MonkeyPatch.context() as patch:  # the test's own fake credentials are gone
+        _fake_credentials(patch)  # by now, and rules may read the emulator (Evidence.aws)
+        broken = violations(evidence, skip=skip)
     if broken:
         pytest.fail("the launch breaks AWS's rules:\n" + "\n".join(broken), pytrace=False)
 
@@ -162,17 +164,22 @@ def moto_server() -> Any:
     server.stop()
 
 
-@pytest.fixture
-def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A clean emulator (reset before the test) and fake credentials, never a real account's."""
-    import urllib.request
-
+def _fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials for the emulator, and none of a real account's."""
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+
+@pytest.fixture
+def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A clean emulator (reset before the test) and fake credentials, never a real account's."""
+    import urllib.request
+
+    _fake_credentials(monkeypatch)
     request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
     urllib.request.urlopen(request).close()
     return moto_server

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from wizard.airflow_containers import HOST_DIR
 from wizard.airflow_options import unknown_env_options
 from wizard.config import LaunchConfig
 from wizard.config_file import load_config
@@ -161,14 +162,18 @@ def test_task_definitions_carry_what_airflow_needs(
             {"name": "nofile", "softLimit": 1048576, "hardLimit": 1048576},
             {"name": "nproc", "softLimit": 1048576, "hardLimit": 1048576},
         ]
+        # the worker also reads its instance's address from what the bootstrap left there
+        host = {HOST_DIR} if component == "worker" else set()
         assert {m["containerPath"] for m in container["mountPoints"]} == {
             f"{config.airflow.home}/plugins/",
             f"{config.airflow.home}/dags/",
+            *host,
         }
         assert all(m["readOnly"] for m in container["mountPoints"])
         assert {v["host"]["sourcePath"] for v in taskdef["volumes"]} == {
             f"{config.bootstrap.mount_point}/plugins",
             f"{config.bootstrap.mount_point}/dags",
+            *host,
         }
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         assert env["AIRFLOW__CORE__PARALLELISM"] == str(config.airflow.parallelism)
@@ -187,6 +192,16 @@ def test_task_definitions_carry_what_airflow_needs(
         if component in {"webserver", "flower"}:
             (mapping,) = container["portMappings"]
             assert mapping["hostPort"] == 0
+        elif component == "worker":
+            # the web server asks http://HOSTNAME:8793 for a running task's log: a fixed host
+            # port, and a hostname that is the instance's address
+            (mapping,) = container["portMappings"]
+            assert mapping == {"containerPort": 8793, "hostPort": 8793, "protocol": "tcp"}
+            section = "CELERY" if config.airflow.parsed_version.major == 1 else "LOGGING"
+            assert env[f"AIRFLOW__{section}__WORKER_LOG_SERVER_PORT"] == "8793"
+            callable_path = env["AIRFLOW__CORE__HOSTNAME_CALLABLE"]
+            assert callable_path.replace(":", ".") == "airflow_ecs_host.private_ip"
+            assert env["PYTHONPATH"].split(":")[-1] == HOST_DIR
         else:
             assert "portMappings" not in container
 

@@ -189,6 +189,9 @@ def test_apply_creates_the_groups_and_rules_and_a_second_apply_changes_nothing(
     assert _ingress(ec2, instances["GroupId"]) == {
         (32768, 65535, balancer["GroupId"]),
         (8080, 8080, balancer["GroupId"]),
+        # Airflow 3: other instances reach the API server's Service Connect proxy
+        (32768, 65535, instances["GroupId"]),
+        (8793, 8793, instances["GroupId"]),  # the web server fetches the worker's live logs
     }
     assert _ingress(ec2, seeded.rds_group) == {(5432, 5432, instances["GroupId"])}
 
@@ -198,7 +201,8 @@ def test_apply_creates_the_groups_and_rules_and_a_second_apply_changes_nothing(
     assert outputs["load_balancer_security_group_id"] == balancer["GroupId"]
     created = {(r.kind, r.id) for r in state.created_resources()}
     assert ("ec2:security-group", instances["GroupId"]) in created
-    assert sum(kind == "ec2:security-group-rule" for kind, _ in created) == 4  # 80, 2 web, 5432
+    # 80, 2 web, 2 between instances, 5432
+    assert sum(kind == "ec2:security-group-rule" for kind, _ in created) == 6
 
     again = _context(config, StateFile.open(state.path))
     plan = STEP.plan(again)
@@ -284,12 +288,25 @@ def test_missing_nat_and_endpoints_are_warned_about_until_there_is_a_way_out(
     assert seeded.private_b in warning  # B uses the main table, which has no NAT route
 
     ec2 = seeded.ec2
+    https = ec2.create_security_group(GroupName="endpoints", Description="443", VpcId=seeded.vpc)
+    ec2.authorize_security_group_ingress(
+        GroupId=https["GroupId"],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "10.20.0.0/16"}],
+            }
+        ],
+    )
     endpoints = {
         service: ec2.create_vpc_endpoint(
             VpcId=seeded.vpc,
             ServiceName=f"com.amazonaws.{REGION}.{service}",
             VpcEndpointType="Interface",
             SubnetIds=[seeded.private_b],
+            SecurityGroupIds=[https["GroupId"]],
             PrivateDnsEnabled=service != "ssm",
         )["VpcEndpoint"]["VpcEndpointId"]
         for service in INTERFACE_SERVICES
@@ -311,6 +328,7 @@ def test_missing_nat_and_endpoints_are_warned_about_until_there_is_a_way_out(
         ServiceName=f"com.amazonaws.{REGION}.ssm",
         VpcEndpointType="Interface",
         SubnetIds=[seeded.private_b],
+        SecurityGroupIds=[https["GroupId"]],
         PrivateDnsEnabled=True,
     )
     assert STEP.plan(_context(config)).warnings == []

@@ -19,6 +19,19 @@ FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthM
 ADMIN_PASSWORD_ENV = "ADMIN_PASSWORD"
 """The variable the migrate task reads the Admin password from (set from SSM, never a value)."""
 
+WORKER_LOG_SERVER_PORT = 8793
+"""`[logging] worker_log_server_port` (`[celery]` on 1.10): the worker serves running tasks'
+logs there, and the web server asks `http://HOSTNAME:PORT/log/...` for them; mapped to the same
+fixed host port, since the web server knows the port but not a mapping."""
+
+HOST_DIR = "/usr/lib/docker-airflow/host"
+"""Where the bootstrap leaves what a container must know of its instance: the file `private-ip`
+and the module `airflow_ecs_host`, mounted read-only into the worker at the same path."""
+HOST_MODULE = "airflow_ecs_host"
+"""`airflow_ecs_host.private_ip()` returns the instance's private IPv4 address: the worker's
+`[core] hostname_callable`, so the hostname a task reports is one the web server reaches (in
+bridge mode the container's own hostname is a container id nobody else resolves)."""
+
 _JOB_TYPES = {
     "scheduler": "SchedulerJob",
     "triggerer": "TriggererJob",
@@ -39,6 +52,10 @@ class ContainerFacts:
     secrets: dict[str, str]
     health_check: dict[str, object] | None
     port_name: str | None
+    host_ports: list[int]
+    """Container ports mapped to the same fixed host port."""
+    host_module: bool
+    """Whether the container mounts `HOST_DIR` and imports `HOST_MODULE`."""
 
 
 def container_facts(config: LaunchConfig, component: str) -> ContainerFacts:
@@ -46,13 +63,30 @@ def container_facts(config: LaunchConfig, component: str) -> ContainerFacts:
     version = config.airflow.parsed_version
     settings = config.component(component)
     health = _health_check(config, version, component, settings.health_check)
+    worker = component == "worker"
+    env = environment(config, version)
+    if worker:
+        env |= host_environment(config, version)
     return ContainerFacts(
         command=settings.command or command(config, version, component),
-        environment=environment(config, version),
+        environment=env,
         secrets=secrets(config, version, component),
         health_check=health,
         port_name="api" if version.major >= 3 and component == "webserver" else None,
+        host_ports=[WORKER_LOG_SERVER_PORT] if worker else [],
+        host_module=worker,
     )
+
+
+def host_environment(config: LaunchConfig, version: AirflowVersion) -> dict[str, str]:
+    """The worker reports its instance's private IP as its hostname (`HOST_MODULE`, which the
+    bootstrap writes into `HOST_DIR`), so the web server can fetch a running task's log."""
+    separator = ":" if version.major == 1 else "."  # 1.10 reads "module:function"
+    home = config.airflow.home
+    return {
+        "PYTHONPATH": f"{config.airflow.pythonpath or f'{home}/dags'}:{HOST_DIR}",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{HOST_MODULE}{separator}private_ip",
+    }
 
 
 def command(config: LaunchConfig, version: AirflowVersion, component: str) -> list[str]:
@@ -154,6 +188,10 @@ def environment(config: LaunchConfig, version: AirflowVersion) -> dict[str, str]
         f"AIRFLOW__{logging}__REMOTE_LOGGING": "True",
         f"AIRFLOW__{logging}__REMOTE_BASE_LOG_FOLDER": config.remote_log_folder,
         f"AIRFLOW__{logging}__REMOTE_LOG_CONN_ID": "aws_default",
+        # where the web server fetches running tasks' logs: 1.10 keeps the option in [celery]
+        f"AIRFLOW__{'CELERY' if version.major == 1 else 'LOGGING'}__WORKER_LOG_SERVER_PORT": str(
+            WORKER_LOG_SERVER_PORT
+        ),
     }
     if version.major == 1:
         env["AIRFLOW__WEBSERVER__RBAC"] = "True"

@@ -13,11 +13,12 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
+from wizard.airflow_containers import HOST_DIR
 from wizard.config import LaunchConfig
 from wizard.errors import Problem
 
 BROKER_ENV = "AIRFLOW__CELERY__BROKER_URL"
-_SHELL_ASSIGNMENT = re.compile(r"^(MOUNT_POINT|MOUNT_SOURCE)=(.+)$", re.MULTILINE)
+_SHELL_ASSIGNMENT = re.compile(r"^(MOUNT_POINT|MOUNT_SOURCE|HOST_DIR)=(.+)$", re.MULTILINE)
 _S3_COPY = re.compile(r"^aws s3 cp (\S+) ", re.MULTILINE)
 _PARAMETER_IN_SQL = re.compile(r"--name (\S+)")
 
@@ -68,6 +69,8 @@ def _volumes_match_mount(
     for name, document in taskdefs.items():
         for volume in document.get("volumes", []):
             source = volume.get("host", {}).get("sourcePath", "")
+            if source == HOST_DIR and assigned.get("HOST_DIR") == f"${{HOST_DIR:-{HOST_DIR}}}":
+                continue  # the instance's address, which the bootstrap writes there
             if not source.startswith(f"{mount_point}/"):
                 problems.append(
                     Problem(

@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 
+from wizard.airflow_containers import HOST_DIR, HOST_MODULE
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput, Problem, ProblemsError, WizardError, quoted
 from wizard.taskdefs import resource_tags, taskdef_context
@@ -212,6 +213,8 @@ def _bootstrap_context(config: LaunchConfig) -> dict[str, Any]:
         "bucket": config.s3.bucket,
         "prefix": config.s3.prefix,
         "environment": config.environment,
+        "host_dir": HOST_DIR,
+        "host_module": HOST_MODULE,
     }
 
 

@@ -22,7 +22,8 @@ WAITER_DELAY = 10
 NO_INSTANCES_HINT = (
     "The usual causes: the instance role lacks AmazonEC2ContainerServiceforEC2Role; the user "
     "data did not write ECS_CLUSTER (see /var/log/cloud-init-output.log on an instance); the "
-    "private subnets have no route to the ECS endpoints (a NAT gateway or VPC endpoints)."
+    "private subnets have no route to the ECS endpoints (a NAT gateway or VPC endpoints); the "
+    "bootstrap did not mount the S3 folder, so the ECS agent waits (`systemctl status ecs`)."
 )
 
 
