@@ -35,11 +35,14 @@ def plan_actions(ctx: StepContext) -> list[Action]:
     balancer_name, group_name = names(config)
     actions = []
     group = find_target_group(ctx, group_name)
-    actions.append(
-        Action("no-op", "elbv2:target-group", group_name, "exists")
-        if group
-        else Action("create", "elbv2:target-group", group_name, f"health {health_path(config)}")
-    )
+    path = health_path(config)
+    if group is None:
+        actions.append(Action("create", "elbv2:target-group", group_name, f"health {path}"))
+    elif group.get("HealthCheckPath") != path:
+        detail = f"health check path {group.get('HealthCheckPath')} -> {path}"
+        actions.append(Action("update", "elbv2:target-group", group_name, detail))
+    else:
+        actions.append(Action("no-op", "elbv2:target-group", group_name, "exists"))
     balancer = find_load_balancer(ctx, balancer_name)
     scheme = config.web.load_balancer
     actions.append(
@@ -77,6 +80,12 @@ def ensure(ctx: StepContext, record: Any) -> tuple[str, str]:
             Tags=ctx.launch_tags,
         )["TargetGroups"][0]
         record("elbv2:target-group", group["TargetGroupArn"])
+    elif group.get("HealthCheckPath") != health_path(config):
+        # the version changed (2.x `/health` answers 404 from 3.x's api-server)
+        group = elbv2.modify_target_group(
+            TargetGroupArn=group["TargetGroupArn"], HealthCheckPath=health_path(config)
+        )["TargetGroups"][0]
+        ctx.progress(f"target group {group_name}: health check path {health_path(config)}")
     balancer = find_load_balancer(ctx, balancer_name)
     if balancer is None:
         internet = config.web.load_balancer == "internet-facing"
@@ -98,6 +107,16 @@ def ensure(ctx: StepContext, record: Any) -> tuple[str, str]:
     _ensure_listener(ctx, balancer["LoadBalancerArn"], group["TargetGroupArn"], record)
     scheme = "https" if config.web.certificate_arn else "http"
     return group["TargetGroupArn"], f"{scheme}://{balancer['DNSName']}"
+
+
+def target_group_arn(ctx: StepContext) -> str:
+    """The web server's target group (read-only): given, or the launch's own when it exists;
+    a placeholder naming the one apply will create."""
+    config = ctx.config
+    if config.web.load_balancer == "none":
+        return config.web.target_group_arn
+    group = find_target_group(ctx, names(config)[1])
+    return str(group["TargetGroupArn"]) if group else f"(new target group {names(config)[1]})"
 
 
 def _ensure_listener(ctx: StepContext, balancer_arn: str, group_arn: str, record: Any) -> None:
