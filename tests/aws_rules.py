@@ -313,8 +313,11 @@ def tasks_placed_by_the_capacity_provider(evidence: Evidence) -> Iterator[str]:
 @rule(
     "capacity-provider-change-redeploys",
     source="https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html"
-    " — capacityProviderStrategy: this parameter doesn't trigger a new service deployment "
-    "(forceNewDeployment does)",
+    " — capacityProviderStrategy: this parameter doesn't trigger a new service deployment; "
+    "AWS refuses the switch otherwise (InvalidParameterException: when switching from launch "
+    "type to capacity provider strategy on an existing service, or making a change to a "
+    "capacity provider strategy on a service that is already using one, you must force a new "
+    "deployment)",
 )
 def capacity_provider_change_redeploys(evidence: Evidence) -> Iterator[str]:
     """An UpdateService that moves a service to (or off) a capacity provider forces a new

@@ -26,6 +26,8 @@ from tests.test_steps import _context, _state
 from wizard.aws import observe_calls
 from wizard.config import LaunchConfig
 from wizard.errors import WizardError
+from wizard.render import render_artifacts
+from wizard.steps import capacity
 from wizard.steps import services as services_module
 from wizard.steps.base import StepContext
 from wizard.steps.services import ServicesStep
@@ -62,7 +64,7 @@ def test_services_and_the_migrate_task_use_the_clusters_default_strategy(
     assert _placements(evidence, "RunTask") == [{}]
 
 
-def _console_stack(ctx: StepContext, *, provider: bool) -> LaunchConfig:
+def _console_stack(ctx: StepContext, *, provider: bool, default: bool = True) -> LaunchConfig:
     """A console-made stack: its cluster, and a capacity provider when asked (which the
     emulator does not make, but its template says)."""
     resources: dict[str, Any] = {
@@ -89,7 +91,9 @@ def _console_stack(ctx: StepContext, *, provider: bool) -> LaunchConfig:
                 "CapacityProviders": [{"Ref": "AsgCapacityProvider"}],
                 "DefaultCapacityProviderStrategy": [
                     {"Weight": 1, "CapacityProvider": {"Ref": "AsgCapacityProvider"}}
-                ],
+                ]
+                if default
+                else [],
             },
         }
     template = {
@@ -127,6 +131,49 @@ def test_a_console_stack_is_judged_by_its_template(
         STEP.apply(ctx)
     assert _placements(evidence, "CreateService") == [placement] * 6
     assert _placements(evidence, "RunTask") == [placement]
+
+
+def test_a_provider_without_a_default_strategy_is_named(
+    make_config: Callable[..., LaunchConfig], aws_endpoint: str, tmp_path: Path
+) -> None:
+    """A console stack whose cluster has the provider but no default strategy: the services and
+    the migrate task name it (from the cluster step's outputs), or apply says it cannot."""
+    config = make_config(aws__endpoint_url=aws_endpoint, **ONE_EACH)
+    ctx = _context(config, _state(tmp_path, config))
+    ctx.config = _console_stack(ctx, provider=True, default=False)
+    _launch(ctx)
+    TaskDefinitionsStep().apply(ctx)
+    with pytest.raises(WizardError) as caught:
+        STEP.apply(ctx)
+    assert caught.value.title == "Capacity provider not found"
+    assert "stack console-cluster's template has a capacity provider (AsgCapacityProvider)" in (
+        caught.value.message
+    )
+
+    ctx.state.set_outputs("cluster", capacity_provider="console-cp")  # type: ignore[union-attr]
+    with recording() as evidence:
+        STEP.apply(ctx)
+    named = {
+        "capacityProviderStrategy": [{"capacityProvider": "console-cp", "weight": 1, "base": 0}]
+    }
+    assert _placements(evidence, "CreateService") == [named] * 6
+    assert _placements(evidence, "RunTask") == [named]
+
+
+def test_templates_say_where_tasks_go(make_config: Callable[..., LaunchConfig]) -> None:
+    rendered = json.loads(render_artifacts(make_config(), "123456789012")["cluster.cfn.json"])
+    found = capacity.from_template(rendered, "rendered")
+    assert (found.mode, found.provider) == ("cluster-default", "CapacityProvider")
+    console = json.loads(
+        (Path(capacity.__file__).parent.parent / "data" / "console-cluster-stack.json").read_text()
+    )
+    found = capacity.from_template(console, "console")
+    assert (found.mode, found.provider) == ("cluster-default", "AsgCapacityProvider")
+    console["Resources"].pop("ClusterCPAssociation")
+    assert capacity.from_template(console, "console").mode == "provider"
+    console["Resources"].pop("AsgCapacityProvider")
+    found = capacity.from_template(console, "console")
+    assert (found.mode, found.placement) == ("launch-type", "launch type EC2")
 
 
 def _with_provider(ctx: StepContext) -> list[dict[str, Any]]:

@@ -137,12 +137,19 @@ def strategy(ctx: StepContext, cluster: str, found: Capacity) -> list[dict[str, 
     name = str(ctx.outputs("cluster").get("capacity_provider") or "")
     if not name and found.provider:
         try:
-            detail = ctx.aws.client("cloudformation").describe_stack_resource(
-                StackName=ctx.config.stack_name, LogicalResourceId=found.provider
-            )["StackResourceDetail"]
-            name = str(detail.get("PhysicalResourceId") or "")
+            resources = ctx.aws.client("cloudformation").describe_stack_resources(
+                StackName=ctx.config.stack_name
+            )["StackResources"]
         except ClientError:
-            name = ""
+            resources = []
+        name = next(
+            (
+                str(r.get("PhysicalResourceId") or "")
+                for r in resources
+                if r.get("LogicalResourceId") == found.provider
+            ),
+            "",
+        )
     if not name:
         raise WizardError(
             f"{found.source} has a capacity provider ({found.provider}), but cluster {cluster} "

@@ -86,8 +86,10 @@ def current(service: dict[str, Any], recorded: dict[str, Any] | None) -> dict[st
 
 
 def changed(have: dict[str, Any], want: dict[str, Any]) -> list[str]:
-    """The fields that differ, in the spec's order."""
-    keys = [*want, *(k for k in have if k not in want)]
+    """The fields that differ, in the spec's order. Service Connect the config no longer asks
+    for (a downgrade to 2.x) is left on: it costs nothing, and turning it off would cut off
+    any client still calling through it."""
+    keys = [*want, *(k for k in have if k not in want and k != "serviceConnectConfiguration")]
     return [key for key in keys if have.get(key) != want.get(key)]
 
 
@@ -122,10 +124,9 @@ def update_arguments(
     for key in ("deploymentConfiguration", "loadBalancers", "healthCheckGracePeriodSeconds"):
         if key in want and have.get(key) != want[key]:
             arguments[key] = want[key]
-    if have.get("serviceConnectConfiguration") != want.get("serviceConnectConfiguration"):
-        arguments["serviceConnectConfiguration"] = want.get(
-            "serviceConnectConfiguration", {"enabled": False}
-        )
+    connect = want.get("serviceConnectConfiguration")
+    if connect and have.get("serviceConnectConfiguration") != connect:
+        arguments["serviceConnectConfiguration"] = connect
     if have.get("placement") != want["placement"]:
         # an empty list moves a service back to the launch type (UpdateService API reference)
         arguments["capacityProviderStrategy"] = strategy if want["placement"] == PROVIDER else []
