@@ -204,3 +204,32 @@ def test_an_update_puts_back_what_a_create_sets(
     }
     assert sent["serviceConnectConfiguration"]["services"][0]["portName"] == "api"
     assert sent["forceNewDeployment"] is True
+
+
+def test_a_given_target_group_is_checked_against_the_version_not_changed(
+    make_config: Callable[..., LaunchConfig], aws_endpoint: str, tmp_path: Path
+) -> None:
+    config = make_config(aws__endpoint_url=aws_endpoint)
+    ctx = _context(config)
+    vpc = ctx.aws.client("ec2").create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    group = ctx.aws.client("elbv2").create_target_group(
+        Name="operators-web", Protocol="HTTP", Port=8080, VpcId=vpc, HealthCheckPath="/health"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    given = make_config(
+        aws__endpoint_url=aws_endpoint, web__load_balancer="none", web__target_group_arn=group
+    )
+    plan = STEP.plan(_context(given))
+    check = next(a for a in plan.actions if a.kind == "elbv2:target-group")
+    assert (check.verb, check.name) == ("check", group)
+    assert check.detail == (
+        "given; its health check path /health is not this version's /api/v2/version: change it "
+        "(the wizard leaves a given group as it is)"
+    )
+    on_2 = make_config(
+        aws__endpoint_url=aws_endpoint,
+        web__load_balancer="none",
+        web__target_group_arn=group,
+        **ON_2,
+    )
+    plan = STEP.plan(_context(on_2))
+    assert next(a for a in plan.actions if a.kind == "elbv2:target-group").detail == "given"

@@ -31,7 +31,7 @@ def plan_actions(ctx: StepContext) -> list[Action]:
     """What the load balancer part would create (read-only)."""
     config = ctx.config
     if config.web.load_balancer == "none":
-        return [Action("check", "elbv2:target-group", config.web.target_group_arn, "given")]
+        return [_given_group(ctx)]
     balancer_name, group_name = names(config)
     actions = []
     group = find_target_group(ctx, group_name)
@@ -51,6 +51,27 @@ def plan_actions(ctx: StepContext) -> list[Action]:
         else Action("create", "elbv2:load-balancer", balancer_name, scheme)
     )
     return actions
+
+
+def _given_group(ctx: StepContext) -> Action:
+    """A target group the config gives is the operator's: checked against the version's health
+    path, never changed."""
+    arn = ctx.config.web.target_group_arn
+    want = health_path(ctx.config)
+    try:
+        found = ctx.aws.client("elbv2").describe_target_groups(TargetGroupArns=[arn])
+    except ClientError as error:
+        if error_code(error) == "TargetGroupNotFound":
+            return Action("check", "elbv2:target-group", arn, "given; not found")
+        raise
+    path = found["TargetGroups"][0].get("HealthCheckPath") if found["TargetGroups"] else None
+    if path and path != want:
+        detail = (
+            f"given; its health check path {path} is not this version's {want}: change it "
+            "(the wizard leaves a given group as it is)"
+        )
+        return Action("check", "elbv2:target-group", arn, detail)
+    return Action("check", "elbv2:target-group", arn, "given")
 
 
 def ensure(ctx: StepContext, record: Any) -> tuple[str, str]:
