@@ -1,5 +1,10 @@
 """Step services: wait for the instances, migrate the database, put the web server behind a load
-balancer, and run one service per long-running component until it is stable."""
+balancer, and run one service per long-running component until it is stable.
+
+On a live launch it converges: each service gets the spec the config asks for (`service_spec`:
+an update carries what a create sets), the migrate task reruns for a new image or version, and
+services whose component left the config are deleted. Tasks are placed by the cluster's capacity
+provider (`capacity`)."""
 
 from __future__ import annotations
 
