@@ -91,8 +91,15 @@ class ServicesStep(Step):
         for component in ctx.config.long_running:
             name = self.service_name(ctx, component)
             want = self._wanted(ctx, component, target_group, found)
-            self._ensure_service(ctx, name, want, existing.get(name), records, found)
-            records[name] = {k: want[k] for k in service_spec.RECORDED if k in want}
+            applied = {k: want[k] for k in service_spec.RECORDED if k in want}
+            if name not in existing:
+                # recorded before the create: one interrupted after AWS made the service
+                # leaves no service whose spec is unknown (the record of a service that was
+                # never made is never read)
+                records[name] = applied
+                self.set_outputs(ctx, **{service_spec.OUTPUT: service_spec.dump_records(records)})
+            self._ensure_service(ctx, name, want, existing.get(name), records.get(name), found)
+            records[name] = applied
             self.set_outputs(ctx, **{service_spec.OUTPUT: service_spec.dump_records(records)})
         for name in self._left_the_config(ctx):
             self._delete_service(ctx, name)
@@ -139,13 +146,13 @@ class ServicesStep(Step):
         name: str,
         want: dict[str, Any],
         service: dict[str, Any] | None,
-        records: dict[str, dict[str, Any]],
+        recorded: dict[str, Any] | None,
         found: capacity.Capacity,
     ) -> None:
         ecs = ctx.aws.client("ecs")
         cluster = self._cluster(ctx)
         if service is not None:
-            have = service_spec.current(service, records.get(name))
+            have = service_spec.current(service, recorded)
             if not service_spec.changed(have, want):
                 return
             moves = have["placement"] != want["placement"]
