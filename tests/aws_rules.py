@@ -376,16 +376,15 @@ EXECUTION_API_URL = "AIRFLOW__CORE__EXECUTION_API_SERVER_URL"
     "configuration are supported",
 )
 def service_connect_client_for_its_alias(evidence: Evidence) -> Iterator[str]:
-    """A service whose tasks call the API server by a Service Connect alias is itself a
-    Service Connect client once the launch is done (after an upgrade to Airflow 3 too)."""
+    """A service whose tasks call the API server by a Service Connect alias (one the launch
+    served, or any single-label name) is itself a Service Connect client once the launch is
+    done (after an upgrade to Airflow 3 too)."""
     aliases = {
         str(alias.get("dnsName"))
         for _, call, _ in _service_history(evidence)
         for served in (call.params.get("serviceConnectConfiguration") or {}).get("services", [])
         for alias in served.get("clientAliases", [])
     }
-    if not aliases:
-        return
     hosts: dict[str, str] = {}  # family -> the execution API's host of its latest revision
     final: dict[str, tuple[str, bool]] = {}  # service -> (family, a Service Connect client)
     for call in evidence.calls:
@@ -404,5 +403,9 @@ def service_connect_client_for_its_alias(evidence: Evidence) -> Iterator[str]:
             client = bool(call.params["serviceConnectConfiguration"].get("enabled"))
         final[key] = (family, client)
     for key, (family, client) in sorted(final.items()):
-        if hosts.get(family) in aliases and not client:
+        host = hosts.get(family, "")
+        # a single-label name (no dot, not localhost) resolves in a VPC only through Service
+        # Connect: an HTTP namespace has no DNS
+        short = bool(host) and "." not in host and host != "localhost"
+        if (host in aliases or short) and not client:
             yield f"{key} calls {hosts[family]} but is no Service Connect client"

@@ -306,3 +306,14 @@ def test_a_caller_of_the_alias_outside_service_connect_breaks_the_rule(aws_endpo
         "service-connect-client-for-its-alias: rules/worker calls airflow-api-server but is no "
         "Service Connect client"
     ]
+
+    # no service serves the alias at all (an upgrade that never turned Service Connect on)
+    with recording() as evidence:
+        ecs.register_task_definition(family="worker", containerDefinitions=caller)
+        ecs.create_service(
+            cluster="rules", serviceName="worker3", taskDefinition="worker", desiredCount=0
+        )
+    assert _messages(evidence) == [
+        "service-connect-client-for-its-alias: rules/worker3 calls airflow-api-server but is no "
+        "Service Connect client"
+    ]
