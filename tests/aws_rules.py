@@ -384,3 +384,231 @@ def every_flow_admitted(evidence: Evidence) -> Iterator[str]:
             f"{found.flow} from {found.source.name} ({', '.join(found.source.groups)}) to "
             f"{found.target.name} ({', '.join(found.target.groups) or 'no group'}) is not admitted"
         )
+
+
+# --- capacity providers and the services' day-2 updates (issue 9, items 1 and 3) ---------------
+
+ECS_PLACING = ("CreateService", "RunTask", "UpdateService")
+
+
+def _short(name: object) -> str:
+    """A cluster, service or task-definition family from its name or ARN."""
+    return str(name or "default").rsplit("/", 1)[-1]
+
+
+def _cluster_name(template: dict[str, Any], parameters: dict[str, str], logical: str) -> str:
+    """The name a template gives its cluster resource `logical` (a literal, or a parameter)."""
+    name = (template.get("Resources", {}).get(logical, {}).get("Properties") or {}).get(
+        "ClusterName"
+    )
+    if isinstance(name, dict) and "Ref" in name:
+        slot = template.get("Parameters", {}).get(name["Ref"], {})
+        return str(parameters.get(name["Ref"]) or slot.get("Default") or "")
+    return str(name or "")
+
+
+def _template_clusters(template: dict[str, Any], parameters: dict[str, str]) -> set[str]:
+    """The clusters a CloudFormation template gives an EC2 capacity provider."""
+    resources = template.get("Resources") or {}
+    providers = {
+        logical
+        for logical, resource in resources.items()
+        if resource.get("Type") == "AWS::ECS::CapacityProvider"
+    }
+    clusters: set[str] = set()
+    for logical, resource in resources.items():
+        properties = resource.get("Properties") or {}
+        named = properties.get("CapacityProviders") or []
+        if not any(isinstance(n, dict) and n.get("Ref") in providers for n in named):
+            continue
+        if resource.get("Type") == "AWS::ECS::Cluster":
+            clusters.add(_cluster_name(template, parameters, logical))
+        elif resource.get("Type") == "AWS::ECS::ClusterCapacityProviderAssociations":
+            cluster = properties.get("Cluster")
+            if isinstance(cluster, dict) and "Ref" in cluster:
+                clusters.add(_cluster_name(template, parameters, cluster["Ref"]))
+            elif cluster:
+                clusters.add(str(cluster))
+    return clusters - {""}
+
+
+def _parse_template(body: object) -> dict[str, Any]:
+    from wizard.cfn_template import load_template
+
+    if isinstance(body, dict):
+        return body
+    return load_template(str(body), source_name="template").doc
+
+
+def _emulator(evidence: Evidence, service: str) -> Any:
+    """A client on the endpoint the launch used, with credentials of its own: rules run after
+    the test's fixtures took theirs away (the emulator takes any)."""
+    import boto3
+
+    first = evidence.calls[0]
+    return boto3.client(
+        service,
+        region_name=first.region,
+        endpoint_url=first.endpoint,
+        aws_access_key_id="rules",
+        aws_secret_access_key="rules",
+    )
+
+
+def clusters_with_providers(evidence: Evidence) -> set[str]:
+    """Clusters that have a capacity provider, from what the launch sent (templates, clusters)
+    and from the templates of the stacks in the account: never from the cluster itself, which
+    an emulator that makes no provider reports without one."""
+    clusters: set[str] = set()
+    for call in evidence.of("ecs", "CreateCluster", "PutClusterCapacityProviders"):
+        if call.params.get("capacityProviders"):
+            clusters.add(_short(call.params.get("clusterName") or call.params.get("cluster")))
+    for call in evidence.of("cloudformation", "CreateStack", "UpdateStack", "CreateChangeSet"):
+        if call.params.get("TemplateBody"):
+            parameters = {
+                str(p.get("ParameterKey")): str(p.get("ParameterValue", ""))
+                for p in call.params.get("Parameters", [])
+            }
+            clusters |= _template_clusters(_parse_template(call.params["TemplateBody"]), parameters)
+    cloudformation = _emulator(evidence, "cloudformation")
+    for stack in cloudformation.describe_stacks().get("Stacks", []):
+        body = cloudformation.get_template(StackName=stack["StackId"])["TemplateBody"]
+        parameters = {
+            str(p["ParameterKey"]): str(p.get("ParameterValue", ""))
+            for p in stack.get("Parameters", [])
+        }
+        clusters |= _template_clusters(_parse_template(body), parameters)
+    return clusters
+
+
+@rule(
+    "tasks-placed-by-the-capacity-provider",
+    source="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
+    "managed-scaling-behavior.html — tasks without a capacity provider strategy are ignored by "
+    "capacity providers; and the CreateService/RunTask API reference — if no "
+    "capacityProviderStrategy or launchType is specified, the defaultCapacityProviderStrategy "
+    "for the cluster is used; a launchType and a capacityProviderStrategy are mutually exclusive",
+)
+def tasks_placed_by_the_capacity_provider(evidence: Evidence) -> Iterator[str]:
+    """CreateService/RunTask in a cluster with a capacity provider name no launch type (they
+    carry a strategy or rely on the cluster's default); no call names both."""
+    placing = evidence.of("ecs", *ECS_PLACING)
+    for call in placing:
+        if call.params.get("launchType") and call.params.get("capacityProviderStrategy"):
+            yield (
+                f"{call.operation} in {_short(call.params.get('cluster'))}: both a launchType "
+                "and a capacityProviderStrategy"
+            )
+    launched = [c for c in placing if c.operation != "UpdateService" and c.params.get("launchType")]
+    if not launched:
+        return
+    clusters = clusters_with_providers(evidence)
+    for call in launched:
+        cluster = _short(call.params.get("cluster"))
+        if cluster in clusters:
+            what = call.params.get("serviceName") or call.params.get("taskDefinition")
+            yield (
+                f"{call.operation} {what} in {cluster} has launchType "
+                f"{call.params['launchType']}: its capacity provider never scales for it"
+            )
+
+
+@rule(
+    "capacity-provider-change-redeploys",
+    source="https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html"
+    " — capacityProviderStrategy: this parameter doesn't trigger a new service deployment; "
+    "AWS refuses the switch otherwise (InvalidParameterException: when switching from launch "
+    "type to capacity provider strategy on an existing service, or making a change to a "
+    "capacity provider strategy on a service that is already using one, you must force a new "
+    "deployment)",
+)
+def capacity_provider_change_redeploys(evidence: Evidence) -> Iterator[str]:
+    """An UpdateService that moves a service to (or off) a capacity provider forces a new
+    deployment, or its running tasks stay where no provider scales for them."""
+    for call in evidence.of("ecs", "UpdateService"):
+        if "capacityProviderStrategy" in call.params and not call.params.get("forceNewDeployment"):
+            yield (
+                f"UpdateService {_short(call.params.get('service'))} changes the capacity "
+                "provider strategy without forceNewDeployment"
+            )
+
+
+def _service_history(evidence: Evidence) -> Iterator[tuple[int, Call, str]]:
+    """CreateService/UpdateService calls in order, with their index and `cluster/service`."""
+    for index, call in enumerate(evidence.calls):
+        if call.service == "ecs" and call.operation in ("CreateService", "UpdateService"):
+            name = call.params.get("serviceName") or call.params.get("service")
+            yield index, call, f"{_short(call.params.get('cluster'))}/{_short(name)}"
+
+
+@rule(
+    "update-keeps-service-connect-and-load-balancer",
+    source="https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html"
+    " — loadBalancers: you can remove existing loadBalancers by passing an empty list; "
+    "serviceConnectConfiguration: the configuration for this service to discover and connect "
+    "to services (an update with enabled false takes the service out of the namespace)",
+)
+def update_keeps_service_connect_and_load_balancer(evidence: Evidence) -> Iterator[str]:
+    """An UpdateService of a service that had Service Connect or a load balancer keeps it
+    (fields an update omits stay as they were)."""
+    connected: dict[str, bool] = {}
+    balanced: dict[str, bool] = {}
+    for _, call, key in _service_history(evidence):
+        sent = call.params
+        had_connect, had_balancer = connected.get(key, False), balanced.get(key, False)
+        if "serviceConnectConfiguration" in sent:
+            connected[key] = bool(sent["serviceConnectConfiguration"].get("enabled"))
+        if "loadBalancers" in sent:
+            balanced[key] = bool(sent["loadBalancers"])
+        if call.operation != "UpdateService":
+            continue
+        if had_connect and not connected[key]:
+            yield f"UpdateService {key} turns Service Connect off"
+        if had_balancer and not balanced[key]:
+            yield f"UpdateService {key} removes its load balancer"
+
+
+EXECUTION_API_URL = "AIRFLOW__CORE__EXECUTION_API_SERVER_URL"
+
+
+@rule(
+    "service-connect-client-for-its-alias",
+    source="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-connect.html"
+    " — tasks that run in a namespace can use short names to connect to services in the "
+    "namespace; only the tasks that Amazon ECS services create with a Service Connect "
+    "configuration are supported",
+)
+def service_connect_client_for_its_alias(evidence: Evidence) -> Iterator[str]:
+    """A service whose tasks call the API server by a Service Connect alias (one the launch
+    served, or any single-label name) is itself a Service Connect client once the launch is
+    done (after an upgrade to Airflow 3 too)."""
+    aliases = {
+        str(alias.get("dnsName"))
+        for _, call, _ in _service_history(evidence)
+        for served in (call.params.get("serviceConnectConfiguration") or {}).get("services", [])
+        for alias in served.get("clientAliases", [])
+    }
+    hosts: dict[str, str] = {}  # family -> the execution API's host of its latest revision
+    final: dict[str, tuple[str, bool]] = {}  # service -> (family, a Service Connect client)
+    for call in evidence.calls:
+        if call.service == "ecs" and call.operation == "RegisterTaskDefinition":
+            family = str(call.params.get("family"))
+            hosts.pop(family, None)
+            for container in call.params.get("containerDefinitions", []):
+                for variable in container.get("environment", []):
+                    if variable.get("name") == EXECUTION_API_URL:
+                        hosts[family] = re.sub(r"^\w+://([^:/]+).*$", r"\1", variable["value"])
+    for _, call, key in _service_history(evidence):
+        family, client = final.get(key, ("", False))
+        if call.params.get("taskDefinition"):
+            family = _short(call.params["taskDefinition"]).split(":")[0]
+        if "serviceConnectConfiguration" in call.params:
+            client = bool(call.params["serviceConnectConfiguration"].get("enabled"))
+        final[key] = (family, client)
+    for key, (family, client) in sorted(final.items()):
+        host = hosts.get(family, "")
+        # a single-label name (no dot, not localhost) resolves in a VPC only through Service
+        # Connect: an HTTP namespace has no DNS
+        short = bool(host) and "." not in host and host != "localhost"
+        if (host in aliases or short) and not client:
+            yield f"{key} calls {hosts[family]} but is no Service Connect client"

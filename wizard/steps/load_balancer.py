@@ -44,15 +44,18 @@ def plan_actions(ctx: StepContext) -> list[Action]:
     """What the load balancer part would create (read-only)."""
     config = ctx.config
     if config.web.load_balancer == "none":
-        return [Action("check", "elbv2:target-group", config.web.target_group_arn, "given")]
+        return [_given_group(ctx)]
     balancer_name, group_name = names(config)
     actions = []
     group = find_target_group(ctx, group_name)
-    actions.append(
-        Action("no-op", "elbv2:target-group", group_name, "exists")
-        if group
-        else Action("create", "elbv2:target-group", group_name, f"health {health_path(config)}")
-    )
+    path = health_path(config)
+    if group is None:
+        actions.append(Action("create", "elbv2:target-group", group_name, f"health {path}"))
+    elif group.get("HealthCheckPath") != path:
+        detail = f"health check path {group.get('HealthCheckPath')} -> {path}"
+        actions.append(Action("update", "elbv2:target-group", group_name, detail))
+    else:
+        actions.append(Action("no-op", "elbv2:target-group", group_name, "exists"))
     balancer = find_load_balancer(ctx, balancer_name)
     scheme = config.web.load_balancer
     actions.append(
@@ -61,6 +64,27 @@ def plan_actions(ctx: StepContext) -> list[Action]:
         else Action("create", "elbv2:load-balancer", balancer_name, scheme)
     )
     return actions
+
+
+def _given_group(ctx: StepContext) -> Action:
+    """A target group the config gives is the operator's: checked against the version's health
+    path, never changed."""
+    arn = ctx.config.web.target_group_arn
+    want = health_path(ctx.config)
+    try:
+        found = ctx.aws.client("elbv2").describe_target_groups(TargetGroupArns=[arn])
+    except ClientError as error:
+        if error_code(error) == "TargetGroupNotFound":
+            return Action("check", "elbv2:target-group", arn, "given; not found")
+        raise
+    path = found["TargetGroups"][0].get("HealthCheckPath") if found["TargetGroups"] else None
+    if path and path != want:
+        detail = (
+            f"given; its health check path {path} is not this version's {want}: change it "
+            "(the wizard leaves a given group as it is)"
+        )
+        return Action("check", "elbv2:target-group", arn, detail)
+    return Action("check", "elbv2:target-group", arn, "given")
 
 
 def ensure(ctx: StepContext, step: Step) -> tuple[str, str]:
@@ -93,6 +117,12 @@ def ensure(ctx: StepContext, step: Step) -> tuple[str, str]:
         record("elbv2:target-group", group["TargetGroupArn"])
     else:
         _record_found(ctx, step, "elbv2:target-group", group["TargetGroupArn"])
+        if group.get("HealthCheckPath") != health_path(config):
+            # the version changed (2.x `/health` answers 404 from 3.x's api-server)
+            group = elbv2.modify_target_group(
+                TargetGroupArn=group["TargetGroupArn"], HealthCheckPath=health_path(config)
+            )["TargetGroups"][0]
+            ctx.progress(f"target group {group_name}: health check path {health_path(config)}")
     balancer = find_load_balancer(ctx, balancer_name)
     if balancer is None:
         internet = config.web.load_balancer == "internet-facing"
@@ -116,6 +146,16 @@ def ensure(ctx: StepContext, step: Step) -> tuple[str, str]:
     _ensure_listener(ctx, balancer["LoadBalancerArn"], group["TargetGroupArn"], step)
     scheme = "https" if config.web.certificate_arn else "http"
     return group["TargetGroupArn"], f"{scheme}://{balancer['DNSName']}"
+
+
+def target_group_arn(ctx: StepContext) -> str:
+    """The web server's target group (read-only): given, or the launch's own when it exists;
+    a placeholder naming the one apply will create."""
+    config = ctx.config
+    if config.web.load_balancer == "none":
+        return config.web.target_group_arn
+    group = find_target_group(ctx, names(config)[1])
+    return str(group["TargetGroupArn"]) if group else f"(new target group {names(config)[1]})"
 
 
 def _record_found(ctx: StepContext, step: Step, kind: str, arn: str) -> None:
