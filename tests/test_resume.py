@@ -141,7 +141,7 @@ EXPECTED_KINDS = Counter(
     {
         "cloudformation:stack": 1,
         "ec2:security-group": 3,
-        "ec2:security-group-rule": 4,
+        "ec2:security-group-rule": 6,
         "ecs:service": 6,
         "ecs:task-definition": 7,
         "elasticache:replication-group": 1,
