@@ -14,6 +14,7 @@ from wizard.config import API_SERVER_ALIAS
 from wizard.errors import WizardError
 from wizard.steps import load_balancer
 from wizard.steps.base import Action, Step, StepContext, StepPlan
+from wizard.steps.cluster import cluster_name
 
 INSTANCE_WAIT_SECONDS = 900.0
 POLL_SECONDS = 10.0
@@ -94,14 +95,14 @@ class ServicesStep(Step):
         if service is not None:
             if service["taskDefinition"] != arn or service["desiredCount"] != count:
                 ecs.update_service(
-                    cluster=ctx.config.cluster_name,
+                    cluster=cluster_name(ctx),
                     service=name,
                     taskDefinition=arn,
                     desiredCount=count,
                 )
             return
         arguments: dict[str, Any] = {
-            "cluster": ctx.config.cluster_name,
+            "cluster": cluster_name(ctx),
             "serviceName": name,
             "taskDefinition": arn,
             "desiredCount": count,
@@ -182,15 +183,15 @@ class ServicesStep(Step):
         ecs = ctx.aws.client("ecs")
         deadline = time.monotonic() + INSTANCE_WAIT_SECONDS
         while True:
-            arns = ecs.list_container_instances(cluster=ctx.config.cluster_name, status="ACTIVE")[
+            arns = ecs.list_container_instances(cluster=cluster_name(ctx), status="ACTIVE")[
                 "containerInstanceArns"
             ]
             if arns:
-                ctx.progress(f"{len(arns)} container instance(s) joined {ctx.config.cluster_name}")
+                ctx.progress(f"{len(arns)} container instance(s) joined {cluster_name(ctx)}")
                 return
             if time.monotonic() > deadline:
                 raise WizardError(
-                    f"no container instance joined cluster {ctx.config.cluster_name} in "
+                    f"no container instance joined cluster {cluster_name(ctx)} in "
                     f"{int(INSTANCE_WAIT_SECONDS)} s",
                     title="No container instances",
                     hint=NO_INSTANCES_HINT,
@@ -211,7 +212,7 @@ class ServicesStep(Step):
 
     def _migrate(self, ctx: StepContext) -> None:
         ecs = ctx.aws.client("ecs")
-        cluster = ctx.config.cluster_name
+        cluster = cluster_name(ctx)
         task = ecs.run_task(
             cluster=cluster,
             taskDefinition=self._taskdef_arn(ctx, "initdb"),
@@ -254,7 +255,7 @@ class ServicesStep(Step):
         ecs = ctx.aws.client("ecs")
         for start in range(0, len(names), 10):  # the waiter takes ten services at a time
             ecs.get_waiter("services_stable").wait(
-                cluster=ctx.config.cluster_name,
+                cluster=cluster_name(ctx),
                 services=names[start : start + 10],
                 WaiterConfig={"Delay": ctx.aws.delay(WAITER_DELAY), "MaxAttempts": 120},
             )
@@ -266,7 +267,7 @@ class ServicesStep(Step):
         for start in range(0, len(names), 10):
             try:
                 response = ecs.describe_services(
-                    cluster=ctx.config.cluster_name, services=names[start : start + 10]
+                    cluster=cluster_name(ctx), services=names[start : start + 10]
                 )
             except ClientError as error:
                 if error_code(error) == "ClusterNotFoundException":
