@@ -102,8 +102,8 @@ class ClusterStep(Step):
         for logical in pending:
             survey.refresh.append(logical)
             detail = "promised by an earlier apply that did not finish it"
-            name = groups.get(logical) or logical
-            plan.actions.append(Action("update", REFRESH_KIND, name, detail))
+            shown = groups.get(logical) or logical
+            plan.actions.append(Action("update", REFRESH_KIND, shown, detail))
         return survey
 
     def _plan_own(self, ctx: StepContext, survey: _Survey, stack: dict[str, Any] | None) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -305,7 +306,14 @@ def role_access(ctx: StepContext, plan: StepPlan, console: ConsoleStack) -> list
                 ROLE_POLICY_KIND,
                 f"{name}/{POLICY_NAME}",
                 f"the instances' role lacks {missing}",
-                json.dumps(policy, indent=2),
+                "".join(
+                    difflib.unified_diff(
+                        [],
+                        (json.dumps(policy, indent=2) + "\n").splitlines(keepends=True),
+                        fromfile=f"{name} (no {POLICY_NAME})",
+                        tofile=f"{name}/{POLICY_NAME}",
+                    )
+                ),
             )
         )
         grants.append(RoleGrant(name, policy))
