@@ -612,3 +612,89 @@ def service_connect_client_for_its_alias(evidence: Evidence) -> Iterator[str]:
         short = bool(host) and "." not in host and host != "localhost"
         if (host in aliases or short) and not client:
             yield f"{key} calls {hosts[family]} but is no Service Connect client"
+
+
+# --- the cluster stack and its instances (cluster step) ---------------------------------------
+
+
+def _declared_parameters(template_body: Any) -> set[str] | None:
+    """The parameter names a template declares (None when the body cannot be read)."""
+    from wizard.cfn_template import load_template
+    from wizard.errors import BadInput
+
+    if not isinstance(template_body, str):
+        return None
+    try:
+        parameters = load_template(template_body).doc.get("Parameters") or {}
+    except BadInput:
+        return None
+    return set(parameters) if isinstance(parameters, dict) else None
+
+
+@rule(
+    "stack-update-gives-every-parameter",
+    source="https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html"
+    " — ParameterKey: if you don't specify a key and value for a particular parameter, "
+    "CloudFormation uses the default value that's specified in your template; UsePreviousValue: "
+    "during a stack update, use the existing parameter value; if you specify true, do not "
+    "specify a parameter value",
+)
+def stack_update_gives_every_parameter(evidence: Evidence) -> Iterator[str]:
+    """An update (UpdateStack, or a change set of type UPDATE) names every parameter the stack
+    has that its new template still declares, with a value or UsePreviousValue (an omitted one
+    silently goes back to its default); UsePreviousValue only for a parameter the stack has, and
+    never with a value."""
+    known: dict[str, set[str]] = {}
+    for call in evidence.calls:
+        if call.service != "cloudformation":
+            continue
+        stack = str(call.params.get("StackName", ""))
+        given = {str(p.get("ParameterKey")): p for p in call.params.get("Parameters", [])}
+        updating = call.operation == "UpdateStack" or (
+            call.operation == "CreateChangeSet"
+            and call.params.get("ChangeSetType", "UPDATE") == "UPDATE"
+        )
+        if call.operation == "CreateStack" or (
+            call.operation == "CreateChangeSet" and not updating
+        ):
+            declared = _declared_parameters(call.params.get("TemplateBody"))
+            known[stack] = declared if declared is not None else set(given)
+            continue
+        if not updating or stack not in known:
+            continue
+        had = known[stack]
+        for key, parameter in given.items():
+            if parameter.get("UsePreviousValue") and "ParameterValue" in parameter:
+                yield f"{call.operation} {stack}: {key} has both UsePreviousValue and a value"
+            if parameter.get("UsePreviousValue") and key not in had:
+                yield f"{call.operation} {stack}: UsePreviousValue for {key}, new to the stack"
+        declared = _declared_parameters(call.params.get("TemplateBody"))
+        still = had if declared is None else had & declared
+        for key in sorted(still - set(given)):
+            yield f"{call.operation} {stack}: {key} not given, so it goes back to its default"
+        if declared is not None:
+            known[stack] = declared
+
+
+@rule(
+    "instance-refresh-preferences-valid",
+    source="https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html"
+    " — MinHealthyPercentage: value range is 0 to 100; MaxHealthyPercentage: value range is 100 "
+    "to 200; both MinHealthyPercentage and MaxHealthyPercentage must be specified, and the "
+    "difference between them cannot be greater than 100",
+)
+def instance_refresh_preferences_valid(evidence: Evidence) -> Iterator[str]:
+    """StartInstanceRefresh's preferences stay within what Auto Scaling accepts."""
+    for call in evidence.of("autoscaling", "StartInstanceRefresh"):
+        group = call.params.get("AutoScalingGroupName")
+        preferences = call.params.get("Preferences") or {}
+        low, high = preferences.get("MinHealthyPercentage"), preferences.get("MaxHealthyPercentage")
+        if low is not None and not 0 <= low <= 100:
+            yield f"{group}: MinHealthyPercentage {low} is outside 0-100"
+        if high is not None:
+            if not 100 <= high <= 200:
+                yield f"{group}: MaxHealthyPercentage {high} is outside 100-200"
+            if low is None:
+                yield f"{group}: MaxHealthyPercentage without MinHealthyPercentage"
+            elif high - low > 100:
+                yield f"{group}: MaxHealthyPercentage - MinHealthyPercentage is over 100"

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 from tests.aws_rules import RULES, Evidence, recording, violations
 from wizard.aws import Aws, AwsSettings
@@ -351,4 +353,110 @@ def test_a_caller_of_the_alias_outside_service_connect_breaks_the_rule(aws_endpo
     assert _messages(evidence) == [
         "service-connect-client-for-its-alias: rules/worker3 calls airflow-api-server but is no "
         "Service Connect client"
+    ]
+
+
+_TWO_PARAMETERS = {
+    "Parameters": {
+        "Kept": {"Type": "String", "Default": "template-default"},
+        "Other": {"Type": "String", "Default": "x"},
+    },
+    "Resources": {
+        "Marker": {
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {"Name": "/rules/kept", "Type": "String", "Value": {"Ref": "Kept"}},
+        }
+    },
+}
+
+
+@pytest.mark.breaks_aws_rule("stack-update-gives-every-parameter")
+def test_an_update_that_omits_a_parameter_breaks_the_rule(aws_endpoint: str) -> None:
+    cloudformation = _aws(aws_endpoint).client("cloudformation")
+    body = json.dumps(_TWO_PARAMETERS)
+    with recording() as evidence:
+        cloudformation.create_stack(
+            StackName="rules",
+            TemplateBody=body,
+            Parameters=[{"ParameterKey": "Kept", "ParameterValue": "chosen"}],
+        )
+        cloudformation.create_change_set(
+            StackName="rules",
+            ChangeSetName="omits",
+            ChangeSetType="UPDATE",  # AWS's default; moto's is CREATE
+            TemplateBody=body,
+            Parameters=[{"ParameterKey": "Other", "UsePreviousValue": True}],
+        )
+        cloudformation.create_change_set(
+            StackName="rules",
+            ChangeSetName="both",
+            ChangeSetType="UPDATE",  # AWS's default; moto's is CREATE
+            TemplateBody=body,
+            Parameters=[
+                {"ParameterKey": "Kept", "UsePreviousValue": True, "ParameterValue": "x"},
+                {"ParameterKey": "Other", "UsePreviousValue": True},
+            ],
+        )
+        with pytest.raises((ClientError, ResponseParserError)):  # moto: a 500; AWS: refused
+            cloudformation.create_change_set(
+                StackName="rules",
+                ChangeSetName="new",
+                ChangeSetType="UPDATE",
+                TemplateBody=body,
+                Parameters=[
+                    {"ParameterKey": "Kept", "UsePreviousValue": True},
+                    {"ParameterKey": "Other", "UsePreviousValue": True},
+                    {"ParameterKey": "New", "UsePreviousValue": True},
+                ],
+            )
+    assert [v.split("  [")[0] for v in violations(evidence)] == [
+        "stack-update-gives-every-parameter: CreateChangeSet rules: Kept not given, so it goes "
+        "back to its default",
+        "stack-update-gives-every-parameter: CreateChangeSet rules: Kept has both "
+        "UsePreviousValue and a value",
+        "stack-update-gives-every-parameter: CreateChangeSet rules: UsePreviousValue for New, "
+        "new to the stack",
+    ]
+
+
+def test_an_update_that_keeps_every_parameter_keeps_the_rule(aws_endpoint: str) -> None:
+    cloudformation = _aws(aws_endpoint).client("cloudformation")
+    body = json.dumps(_TWO_PARAMETERS)
+    with recording() as evidence:
+        cloudformation.create_stack(StackName="rules", TemplateBody=body)
+        cloudformation.create_change_set(
+            StackName="rules",
+            ChangeSetName="keeps",
+            ChangeSetType="UPDATE",  # AWS's default; moto's is CREATE
+            TemplateBody=body,
+            Parameters=[
+                {"ParameterKey": "Kept", "UsePreviousValue": True},
+                {"ParameterKey": "Other", "ParameterValue": "y"},
+            ],
+        )
+    assert violations(evidence) == []
+
+
+@pytest.mark.breaks_aws_rule("instance-refresh-preferences-valid")
+def test_instance_refresh_preferences_out_of_range_break_the_rule(aws_endpoint: str) -> None:
+    aws = _aws(aws_endpoint)
+    template = aws.client("ec2").create_launch_template(
+        LaunchTemplateName="rules", LaunchTemplateData={"ImageId": "ami-12c6146b"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    autoscaling = aws.client("autoscaling")
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="rules",
+        LaunchTemplate={"LaunchTemplateId": template},
+        MinSize=0,
+        MaxSize=1,
+        AvailabilityZones=["us-east-1a"],
+    )
+    with recording() as evidence:
+        autoscaling.start_instance_refresh(
+            AutoScalingGroupName="rules", Preferences={"MaxHealthyPercentage": 250}
+        )
+    assert [v.split("  [")[0] for v in violations(evidence)] == [
+        "instance-refresh-preferences-valid: rules: MaxHealthyPercentage 250 is outside 100-200",
+        "instance-refresh-preferences-valid: rules: MaxHealthyPercentage without "
+        "MinHealthyPercentage",
     ]

@@ -265,3 +265,45 @@ def test_a_patched_console_script_gets_the_drop_in_too(tmp_path: Path) -> None:
     assert block.index("ecs.service.d") < block.index("aws s3 cp")
     command = _drop_in(block, tmp_path / "systemd", _stub_dir(tmp_path))
     assert command[-1] == "--check"
+
+
+def test_bootstrap_falls_back_to_the_mountpoint_rpm_on_older_al2023(
+    make_config: Callable[..., LaunchConfig], tmp_path: Path
+) -> None:
+    """AL2023 AMIs older than 2023.9.20251110 have no mount-s3 package: the RPM is installed."""
+    mount_point = tmp_path / "mnt" / "airflow"
+    config = make_config(bootstrap__mount_point=str(mount_point))
+    script = tmp_path / "bootstrap.sh"
+    script.write_text(render_artifacts(config)["bootstrap.sh"])
+    fstab = tmp_path / "fstab"
+    fstab.write_text("")
+    stubs, calls = _stub_dir(tmp_path), tmp_path / "calls"
+    (stubs / "dnf").write_text(
+        "#!/bin/bash\n"
+        'echo "dnf $*" >> "$CALLS"\n'
+        '[ "$3" = mount-s3 ] && { echo "No match for argument: mount-s3" >&2; exit 1; }\n'
+        'touch "$STUB_DIR/mount-s3"; chmod +x "$STUB_DIR/mount-s3"\n'
+    )
+
+    _run_bootstrap(script, stubs, fstab, calls)
+
+    assert calls.read_text().splitlines() == [
+        "dnf install -y mount-s3",
+        "dnf install -y https://s3.amazonaws.com/mountpoint-s3-release/latest/arm64/mount-s3.rpm",
+        f"mount {mount_point}",
+    ]
+
+
+def test_bootstrap_stops_when_neither_install_works(
+    make_config: Callable[..., LaunchConfig], tmp_path: Path
+) -> None:
+    mount_point = tmp_path / "mnt" / "airflow"
+    script = tmp_path / "bootstrap.sh"
+    script.write_text(
+        render_artifacts(make_config(bootstrap__mount_point=str(mount_point)))["bootstrap.sh"]
+    )
+    stubs, calls = _stub_dir(tmp_path), tmp_path / "calls"
+    (stubs / "dnf").write_text('#!/bin/bash\necho "dnf $*" >> "$CALLS"\nexit 1\n')
+    with pytest.raises(subprocess.CalledProcessError):
+        _run_bootstrap(script, stubs, tmp_path / "fstab", calls)
+    assert not [line for line in calls.read_text().splitlines() if line.startswith("mount ")]

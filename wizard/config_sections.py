@@ -316,6 +316,11 @@ class ImageSection(Section):
         "latest", description="the image tag to run"
     )
     create_repository: bool = Field(False, description="create the repository if it is missing")
+    architecture: Literal["", "amd64", "arm64"] = Field(
+        "",
+        description="the image's CPU architecture, checked against cluster.instance_type when "
+        "ECR cannot tell (a single-platform image): amd64 | arm64; empty: not checked",
+    )
 
 
 class ClusterSection(Section):

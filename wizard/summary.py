@@ -106,7 +106,9 @@ def summarize(
                 resource,
                 region=region,
                 account_id=state.state.account_id,
-                cluster=config.cluster_name,
+                cluster=str(
+                    state.step("cluster").outputs.get("cluster_name") or config.cluster_name
+                ),
             ),
         )
         for resource in reversed(state.created_resources())

@@ -19,6 +19,7 @@ from wizard.config import API_SERVER_ALIAS
 from wizard.errors import WizardError
 from wizard.steps import capacity, load_balancer, service_spec
 from wizard.steps.base import Action, Step, StepContext, StepPlan
+from wizard.steps.cluster import cluster_name
 
 INSTANCE_WAIT_SECONDS = 900.0
 POLL_SECONDS = 10.0
@@ -112,10 +113,6 @@ class ServicesStep(Step):
             services=[self.service_name(ctx, c) for c in ctx.config.long_running],
         )
 
-    def _cluster(self, ctx: StepContext) -> str:
-        """The cluster the services run in: the one the cluster step made or patched."""
-        return str(ctx.outputs("cluster").get("cluster_name") or ctx.config.cluster_name)
-
     def _wanted(
         self, ctx: StepContext, component: str, target_group: str, found: capacity.Capacity
     ) -> dict[str, Any]:
@@ -150,7 +147,7 @@ class ServicesStep(Step):
         found: capacity.Capacity,
     ) -> None:
         ecs = ctx.aws.client("ecs")
-        cluster = self._cluster(ctx)
+        cluster = cluster_name(ctx)
         if service is not None:
             self.record_found(ctx, "ecs:service", service["serviceArn"], service.get("tags", []))
             have = service_spec.current(service, recorded)
@@ -203,7 +200,7 @@ class ServicesStep(Step):
     def _delete_service(self, ctx: StepContext, name: str) -> None:
         """Stop a service's tasks and delete it (its record goes too: destroy has no more to do)."""
         ecs = ctx.aws.client("ecs")
-        deleted = ecs.delete_service(cluster=self._cluster(ctx), service=name, force=True)
+        deleted = ecs.delete_service(cluster=cluster_name(ctx), service=name, force=True)
         ctx.progress(f"{name}: deleted (its component left the config)")
         if ctx.state is not None:
             ctx.state.forget_resource("ecs:service", deleted["service"]["serviceArn"])
@@ -259,7 +256,7 @@ class ServicesStep(Step):
         return str(arn)
 
     def _wait_for_instances(self, ctx: StepContext, found: capacity.Capacity) -> None:
-        cluster = self._cluster(ctx)
+        cluster = cluster_name(ctx)
         if found.mode != "launch-type" and self._scales_from_zero(ctx):
             ctx.progress(
                 "cluster.min_size is 0: the capacity provider starts instances for the tasks"
@@ -301,7 +298,7 @@ class ServicesStep(Step):
 
     def _migrate(self, ctx: StepContext, found: capacity.Capacity) -> None:
         ecs = ctx.aws.client("ecs")
-        cluster = self._cluster(ctx)
+        cluster = cluster_name(ctx)
         strategy = capacity.strategy(ctx, cluster, found) if found.mode == "provider" else []
         response = ecs.run_task(
             cluster=cluster,
@@ -353,7 +350,7 @@ class ServicesStep(Step):
                 ecs.get_waiter("services_stable"),
                 WAITER_DELAY,
                 120,
-                cluster=self._cluster(ctx),
+                cluster=cluster_name(ctx),
                 services=names[start : start + 10],
             )
 
@@ -367,7 +364,7 @@ class ServicesStep(Step):
         for start in range(0, len(names), 10):
             try:
                 response = ecs.describe_services(
-                    cluster=self._cluster(ctx),
+                    cluster=cluster_name(ctx),
                     services=names[start : start + 10],
                     include=["TAGS"],
                 )

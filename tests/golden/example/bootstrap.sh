@@ -22,7 +22,17 @@ install_mount_tool() {
     if command -v mount-s3 >/dev/null 2>&1; then
         return
     fi
-    dnf install -y mount-s3
+    # The repositories have mount-s3 from AL2023 2023.9.20251110 on; older AMIs get the RPM.
+    if dnf install -y mount-s3; then
+        return
+    fi
+    log "mount-s3 is not in this AMI's repositories: installing Mountpoint's RPM"
+    local arch
+    case "$(uname -m)" in
+        aarch64) arch=arm64 ;;
+        *) arch=x86_64 ;;
+    esac
+    dnf install -y "https://s3.amazonaws.com/mountpoint-s3-release/latest/${arch}/mount-s3.rpm"
 }
 
 add_fstab_line() {
