@@ -5,10 +5,10 @@ preview gives it), the instance refresh, and the services in the stack's own clu
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import with_changes
 from wizard.aws import Aws, AwsSettings
