@@ -13,6 +13,8 @@ import pytest
 
 from wizard.config import LaunchConfig
 
+pytest_plugins = ["tests.network_fixtures"]  # `seeded` and `config`: the network tests' VPC
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(

@@ -5,35 +5,19 @@ model, or whose worker serves its log on no fixed host port."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.aws_rules import Evidence, recording, violations
-from tests.test_step_network import STEP, Seeded, _context, _group, _seed, _state
+from tests.network_fixtures import Seeded
+from tests.test_step_network import STEP, _context, _group, _state
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.render import render_artifacts
 
 RULE = "every-flow-admitted"
-
-
-@pytest.fixture
-def seeded(aws_endpoint: str) -> Seeded:
-    return _seed(aws_endpoint)
-
-
-@pytest.fixture
-def config(
-    make_config: Callable[..., LaunchConfig], aws_endpoint: str, seeded: Seeded
-) -> LaunchConfig:
-    return make_config(
-        aws__endpoint_url=aws_endpoint,
-        network__vpc_id=seeded.vpc,
-        network__subnet_ids=[seeded.private_a, seeded.private_b],
-    )
 
 
 def _taskdef(config: LaunchConfig, component: str) -> dict[str, Any]:
