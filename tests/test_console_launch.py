@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import with_changes
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
@@ -48,12 +46,6 @@ def _console_config(
     return LaunchConfig.model_validate(with_changes(example_data, changes))
 
 
-# KNOWN GAP (issue 9, open): a patched console stack's instances keep the console's own
-# security group, so the rules the network step writes for its instance group do not admit the
-# load balancer, Service Connect, worker logs, RDS or Redis flows to them; the rule reports
-# each. Until the patch puts the launch's instance group on the instances (or the network step
-# adopts the stack's group), this test is exempt from that rule only.
-@pytest.mark.breaks_aws_rule("every-flow-admitted")
 def test_a_launch_over_the_console_stack_runs_in_the_stacks_cluster(
     aws_endpoint: str,
     example_data: dict[str, Any],
