@@ -186,3 +186,34 @@ def test_a_console_launch_admits_every_flow_on_the_stacks_group(
     on_console = config.model_copy(update={"cluster": cluster})
     evidence, _, _ = _launch(on_console, seeded, tmp_path, console=console)
     assert violations(evidence) == []
+
+
+def test_a_launch_whose_services_were_all_deleted_needs_no_flow(
+    config: LaunchConfig, seeded: Seeded, tmp_path: Path
+) -> None:
+    """After `destroy` no task runs, so the rules it revoked drop no flow; a service left
+    running keeps the rule judging."""
+    console = console_stack(seeded)
+    evidence, aws, _ = _launch(config, seeded, tmp_path, console=console)
+    assert len(_rule_says(evidence)) == 4
+    ecs = aws.client("ecs")
+    with recording() as later:
+        ecs.create_service(
+            cluster="airflow-staging",
+            serviceName="airflow-staging-worker",
+            taskDefinition="airflow-staging-worker",
+            desiredCount=1,
+            serviceConnectConfiguration={"enabled": True, "namespace": "airflow-staging"},
+        )
+        ecs.delete_service(
+            cluster="airflow-staging", service="airflow-staging-webserver", force=True
+        )
+    evidence.calls += later.calls
+    assert len(_rule_says(evidence)) == 4  # the worker still runs
+    with recording() as destroyed:
+        arn = ecs.describe_services(cluster="airflow-staging", services=["airflow-staging-worker"])[
+            "services"
+        ][0]["serviceArn"]
+        ecs.delete_service(cluster="airflow-staging", service=arn, force=True)
+    evidence.calls += destroyed.calls
+    assert _rule_says(evidence) == []
