@@ -16,6 +16,10 @@ from wizard.errors import WizardError
 from wizard.sandbox import CONSOLE_STACK
 from wizard.state import StateFile
 from wizard.steps.base import Action
+from wizard.steps.provisioning import ensure_security_group
+from wizard.steps.redis import RedisStep
+
+REDIS = RedisStep()
 
 
 def _on_console(config: LaunchConfig, **network: object) -> LaunchConfig:
@@ -142,3 +146,71 @@ def test_a_missing_console_stack_is_a_problem_for_the_network_step_too(
         f"stack {CONSOLE_STACK} (cluster.existing_stack) does not exist in us-east-1: the "
         "launch's rules for the instances go on the security groups its instances carry"
     ]
+
+
+def test_the_instance_group_an_earlier_version_made_on_a_console_launch_is_retired(
+    config: LaunchConfig, seeded: Seeded, tmp_path: Path
+) -> None:
+    """An earlier version made the launch's own instance group on console launches too, and
+    no instance carried it. Re-applied, the rules go on the stack's group; once every step
+    applied, the old group goes, with the launch's rules that named it."""
+    console = console_stack(seeded)
+    state = _state(tmp_path, config)
+    earlier = _context(config, state)  # no cluster.existing_stack: what the earlier version did
+    STEP.apply(earlier)
+    (old,) = _group(seeded.ec2, seeded.vpc, "airflow-staging-instances")
+    cache = ensure_security_group(REDIS, earlier, "airflow-staging-cache", 6379, "Airflow broker")
+    other = seeded.ec2.create_security_group(
+        GroupName="someone-elses", Description="x", VpcId=seeded.vpc
+    )["GroupId"]
+
+    ctx = _context(_on_console(config), StateFile.open(state.path))
+    STEP.apply(ctx)
+    ensure_security_group(REDIS, ctx, "airflow-staging-cache", 6379, "Airflow broker")
+    assert _ingress(seeded.ec2, cache) == {(6379, 6379, old["GroupId"]), (6379, 6379, console)}
+
+    # a rule the launch did not make keeps the group
+    seeded.ec2.authorize_security_group_ingress(
+        GroupId=other,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "UserIdGroupPairs": [{"GroupId": old["GroupId"]}],
+            }
+        ],
+    )
+    said: list[str] = []
+    kept = _context(_on_console(config), StateFile.open(state.path))
+    kept.progress = said.append
+    STEP.retire(kept)
+    assert kept.aws.recorder.mutating() == {}
+    (message,) = said
+    assert f"rules the launch did not make name it ({other})" in message
+    seeded.ec2.revoke_security_group_ingress(
+        GroupId=other,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "UserIdGroupPairs": [{"GroupId": old["GroupId"]}],
+            }
+        ],
+    )
+
+    retired = StateFile.open(state.path)
+    STEP.retire(_context(_on_console(config), retired))
+    assert _group(seeded.ec2, seeded.vpc, "airflow-staging-instances") == []
+    assert _ingress(seeded.ec2, seeded.rds_group) == {(5432, 5432, console)}
+    assert _ingress(seeded.ec2, cache) == {(6379, 6379, console)}
+    recorded = {r.id for r in StateFile.open(state.path).created_resources(created_only=False)}
+    assert old["GroupId"] not in recorded
+    rules = seeded.ec2.describe_security_group_rules()["SecurityGroupRules"]
+    assert {r["SecurityGroupRuleId"] for r in rules} >= {
+        i for i in recorded if i.startswith("sgr-")
+    }  # no record of a rule that is gone
+    again = _context(_on_console(config), StateFile.open(state.path))
+    STEP.retire(again)
+    assert again.aws.recorder.mutating() == {}

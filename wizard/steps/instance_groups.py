@@ -41,6 +41,8 @@ from wizard.steps import reachability as reach
 from wizard.steps.base import Action, StepContext
 
 GROUP_KIND = "ec2:security-group"
+RULE_KIND = "ec2:security-group-rule"
+_GROUPS = ("describe_security_groups", "SecurityGroups")
 
 
 @dataclass
@@ -166,3 +168,74 @@ def _default_group(ctx: StepContext, vpc_id: str) -> list[str]:
         ]
     )["SecurityGroups"]
     return [str(g["GroupId"]) for g in groups]
+
+
+def retire_unused(ctx: StepContext) -> None:
+    """Delete the launch's own instance group (`NAME-instances`) once no instance carries it.
+
+    An earlier version made it on console launches too, where the stack's instances never
+    carried it (so its rules admitted nothing); a launch moved to given groups leaves it too.
+    Rules of the launch that name it (in the database's or the cache's group) are revoked
+    first; a rule the launch did not make keeps it (AWS refuses to delete a group another
+    group's rule names), and the progress says so.
+    """
+    state = ctx.state
+    wanted = set(ctx.outputs("network").get("instance_security_group_ids", []))
+    if state is None or not wanted:
+        return
+    old = [
+        r.id
+        for r in state.step("network").resources
+        if r.created and r.kind == GROUP_KIND and r.id not in wanted
+    ]
+    ec2 = ctx.aws.client("ec2")
+    name = f"{ctx.config.name}-instances"
+    for group in _described(ctx, old).values():
+        if group["GroupName"] != name:
+            continue  # the load balancer's group: its own step's business
+        group_id = str(group["GroupId"])
+        vpc = [{"Name": "vpc-id", "Values": [str(group["VpcId"])]}]
+        ids = [g["GroupId"] for g in reach.paginate(ec2, *_GROUPS, Filters=vpc)]
+        rules = reach.group_rules(ec2, ids)
+        naming = [
+            r
+            for r in rules
+            if r["GroupId"] != group_id
+            and r.get("ReferencedGroupInfo", {}).get("GroupId") == group_id
+        ]
+        foreign = [r for r in naming if not _ours(ctx, r)]
+        if foreign:
+            ctx.progress(
+                f"security group {group_id} ({name}) kept: no instance carries it, but rules "
+                f"the launch did not make name it ({', '.join(r['GroupId'] for r in foreign)})"
+            )
+            continue
+        for rule in naming:
+            revoke = (
+                "revoke_security_group_egress"
+                if rule["IsEgress"]
+                else ("revoke_security_group_ingress")
+            )
+            getattr(ec2, revoke)(
+                GroupId=rule["GroupId"], SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]
+            )
+            state.forget_resource(RULE_KIND, rule["SecurityGroupRuleId"])
+        ec2.delete_security_group(GroupId=group_id)
+        for rule in rules:
+            if rule["GroupId"] == group_id:
+                state.forget_resource(RULE_KIND, rule["SecurityGroupRuleId"])
+        state.forget_resource(GROUP_KIND, group_id)
+        ctx.progress(f"security group {group_id} ({name}) retired: no instance carries it")
+
+
+def _ours(ctx: StepContext, rule: dict[str, Any]) -> bool:
+    """A rule the launch made, or one in a group the launch made."""
+    assert ctx.state is not None
+    for kind, identifier in (
+        (RULE_KIND, rule["SecurityGroupRuleId"]),
+        (GROUP_KIND, rule["GroupId"]),
+    ):
+        record = ctx.state.recorded(kind, identifier)
+        if record is not None and record.created:
+            return True
+    return False

@@ -21,8 +21,8 @@ from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
 from wizard.steps.reachability import AwsItem, Ingress, Subnet, Target
 
 GroupRole = Literal["instances", "load-balancer"]
-GROUP_KIND = "ec2:security-group"
-RULE_KIND = "ec2:security-group-rule"
+GROUP_KIND = instance_groups.GROUP_KIND
+RULE_KIND = instance_groups.RULE_KIND
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,11 @@ class NetworkStep(Step):
             instance_security_group_ids=list(survey.instance_ids),
             **({"load_balancer_security_group_id": balancer["GroupId"]} if balancer else {}),
         )
+
+    def retire(self, ctx: StepContext) -> None:
+        """Delete the launch's own instance group once no instance carries it (a console
+        launch made by an earlier version: see `instance_groups.retire_unused`)."""
+        instance_groups.retire_unused(ctx)
 
     def _survey(self, ctx: StepContext) -> _Survey:
         """Everything plan shows, from reads only."""
