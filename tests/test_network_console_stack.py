@@ -4,8 +4,11 @@ there, with consent; destroy revokes only those and leaves the group as it found
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from pathlib import Path
 
+import boto3
 import pytest
 
 from tests.network_fixtures import Seeded, console_stack
@@ -214,3 +217,33 @@ def test_the_instance_group_an_earlier_version_made_on_a_console_launch_is_retir
     again = _context(_on_console(config), StateFile.open(state.path))
     STEP.retire(again)
     assert again.aws.recorder.mutating() == {}
+
+
+def test_a_launch_template_without_groups_means_the_vpcs_default_group(
+    config: LaunchConfig, seeded: Seeded
+) -> None:
+    """EC2 gives an instance launched with no group the VPC's default group."""
+    template = json.loads(
+        (resources.files("wizard") / "data" / "console-cluster-stack.json").read_text()
+    )
+    data = template["Resources"]["ECSLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    del data["SecurityGroupIds"]
+    del template["Parameters"]["SecurityGroupIds"]
+    cloudformation = boto3.client(
+        "cloudformation", endpoint_url=config.aws.endpoint_url, region_name="us-east-1"
+    )
+    cloudformation.create_stack(
+        StackName=CONSOLE_STACK,
+        TemplateBody=json.dumps(template),
+        Parameters=[
+            {"ParameterKey": "VpcId", "ParameterValue": seeded.vpc},
+            {"ParameterKey": "SubnetIds", "ParameterValue": seeded.private_a},
+        ],
+    )
+    (default,) = _group(seeded.ec2, seeded.vpc, "default")
+    plan = STEP.plan(_context(_on_console(config)))
+    assert plan.problems == []
+    (group,) = [a for a in plan.actions if a.kind == "ec2:security-group" and a.verb == "check"]
+    assert group.name == default["GroupId"]
+    assert group.detail.startswith("default: the instances of")
+    assert len(_updates_on(plan.changes, default["GroupId"])) == 4
