@@ -92,8 +92,7 @@ class NetworkSection(Section):
     )
     security_group_ids: list[SecurityGroupId] = Field(
         default_factory=list,
-        description="empty: the network step creates the cluster's instance group (on a "
-        "console stack, cluster.existing_stack, it uses the groups the stack's instances carry)",
+        description="empty: the network step creates the cluster's instance group",
     )
 
 
