@@ -1,6 +1,7 @@
 """The wizard's Textual app: the start screen, one launch's steps, the summary.
 
-The app owns the one place where a worker's failure becomes an error modal, the key bindings
+The app owns the one place where a worker's failure becomes an error modal (screens pass their
+workers' state changes to it, since those do not bubble), the key bindings
 every screen shares (`ctrl+q` quits at once: the config and state are saved as the user goes)
 and the command palette's entries. With `--sandbox` it starts the AWS emulator in a thread
 worker after the first frame, so the start screen is interactive while the emulator boots.
@@ -106,6 +107,14 @@ class WizardApp(App[int]):
     # One error handler for every worker
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.worker_state_changed(event)
+
+    def worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker's failure as the error modal, with Retry when its node can run it again.
+
+        `Worker.StateChanged` does not bubble: it reaches only the node that owns the worker.
+        Every screen that starts workers hands its events here (`on_worker_state_changed`).
+        """
         if event.state != WorkerState.ERROR or event.worker.error is None:
             return
         error = as_wizard_error(event.worker.error)

@@ -13,6 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import LoadingIndicator, Static, TabbedContent, TabPane
 
+from wizard.errors import WizardError
 from wizard.session import Preview, artifact_lexer
 
 VERB_STYLES = {
@@ -60,6 +61,13 @@ class PreviewPane(Vertical):
         """A preview is being made."""
         self.query_one("#preview-loading").display = True
         self.query_one("#preview-status", Static).update("Planning against the account…")
+
+    def failed(self, error: WizardError) -> None:
+        """The preview could not be made (the error dialog says why and what to do)."""
+        self.query_one("#preview-loading").display = False
+        self.query_one("#preview-status", Static).update(
+            Content(f"No preview: {error.title}. Fix it, then press Preview (ctrl+r) again.")
+        )
 
     def stale(self) -> None:
         """The form changed since this preview: it must be made again before confirming."""

@@ -7,7 +7,7 @@ lists what would be applied and can export every file with `render`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -18,10 +18,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static
+from textual.worker import Worker
 
 from screens.widgets import DryRunBanner, command_path, display_path
 from wizard.session import WizardSession
 from wizard.summary import replay_command
+
+if TYPE_CHECKING:
+    from screens.app import WizardApp
 
 
 class SummaryScreen(Screen[None]):
@@ -121,6 +125,10 @@ class SummaryScreen(Screen[None]):
         folder = self.session.config_path.with_name(f"{self.session.config.name}-rendered")
         paths = write_artifacts(render_artifacts(self.session.config, launch.account_id), folder)
         self.post_message(self.Exported(paths))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # the event reaches only this screen (it does not bubble): the app shows the error
+        cast("WizardApp", self.app).worker_state_changed(event)
 
     @on(Exported)
     def _exported(self, message: Exported) -> None:

@@ -82,13 +82,17 @@ def ecs_agent(endpoint: str) -> Iterator[None]:
         thread.join(timeout=5)
 
 
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 30) -> None:
-    """Let the app run until `condition()` holds (fails the test after `timeout` seconds)."""
-    steps = int(timeout / 0.05)
+async def wait_for(
+    pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 30, interval: float = 0.05
+) -> None:
+    """Let the app run until `condition()` holds (fails the test after `timeout` seconds).
+
+    A costly condition (a screenshot's text) polls at a longer `interval`."""
+    steps = int(timeout / interval)
     for _ in range(steps):
         if condition():
             return
-        await pilot.pause(0.05)
+        await pilot.pause(interval)
     raise AssertionError(f"timed out waiting for {condition}")
 
 

@@ -65,19 +65,48 @@ def connect(
     """Connect to AWS and learn the account (STS is allowed in read-only mode too)."""
     aws = Aws(settings_of(config), read_only=read_only, recorder=recorder)
     try:
-        identity = aws.client("sts").get_caller_identity()
+        identity = aws.probe_client("sts").get_caller_identity()
     except Exception as error:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if isinstance(error, BotoCoreError | ClientError):
-            raise WizardError(
-                f"Cannot reach AWS as the config says ({error})",
-                title="No AWS credentials",
-                hint="Check --profile, --region and --endpoint-url, or `aws sts "
-                "get-caller-identity` with the same settings.",
-            ) from error
-        raise
+        raise _unreachable(error, aws.settings) from error
     return Launch(config=config, aws=aws, account_id=str(identity["Account"]))
+
+
+def _unreachable(error: Exception, settings: AwsSettings) -> Exception:
+    """Why the first call failed, as the user can act on it (other errors unchanged)."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+    )
+
+    check = (
+        "Check --profile, --region and --endpoint-url (or the config's [aws] table), or run "
+        "`aws sts get-caller-identity` with the same settings."
+    )
+    message = f"Cannot reach AWS as the config says ({error})"
+    if isinstance(error, NoCredentialsError):
+        return WizardError(
+            message,
+            title="No AWS credentials",
+            hint="Name a profile (--profile, or aws.profile in the config), or set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. To try the wizard without an "
+            "account: airflow-ecs-wizard --sandbox.",
+        )
+    if isinstance(error, NoRegionError):
+        return WizardError(message, title="No AWS region", hint=check)
+    if isinstance(error, ConnectionError):
+        where = settings.endpoint_url or "AWS"
+        return WizardError(
+            message,
+            title="AWS does not answer",
+            hint=f"Nothing answered at {where}. If it is an emulator, start it again (a "
+            "sandbox launch: airflow-ecs-wizard --sandbox); otherwise check the network. " + check,
+        )
+    if isinstance(error, BotoCoreError | ClientError):
+        return WizardError(message, title="AWS refused the credentials", hint=check)
+    return error
 
 
 def open_state(launch: Launch, path: Path) -> StateFile:
