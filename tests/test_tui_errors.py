@@ -155,3 +155,29 @@ async def test_access_denied_in_discover_says_to_type_the_values_and_the_preview
         await wait_for(pilot, lambda: screen.preview is not None)
         assert not isinstance(app.screen, ErrorModal)
         assert screen.preview.plan.step == "s3_layout"
+
+
+async def test_the_summary_of_a_half_done_launch_says_it_is_not_up_and_what_to_do(
+    aws_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wizard.config_file import load_config
+    from wizard.session import WizardSession
+
+    monkeypatch.setenv("AIRFLOW_ECS_WIZARD_WAIT_SCALE", "0")
+    template = seeded_template(aws_endpoint, tmp_path)
+    session = WizardSession.new(load_config(template), tmp_path / "launches")
+    for step in ("account", "network"):
+        session.confirm(step, session.preview(step))
+    assert session.apply_ready().ok
+    session.close()
+
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=session.state_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "What to do next" in screen_text(app), interval=0.5)
+        text = screen_text(app)
+    assert "Airflow is up" not in text
+    assert "Airflow is not up yet: 2 of 12 steps applied." in text
+    assert "done     AWS account, VPC, subnets and security groups" in text
+    assert "Preview and confirm the pending steps (Task execution and task roles first)" in text

@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 
 from wizard.aws import Aws, AwsSettings
 from wizard.config_file import save_config
+from wizard.emulator_gaps import register_service_targets
 from wizard.sandbox import (
     GOOGLE_PARAMETERS,
     join_container_instances,
@@ -64,7 +65,8 @@ def seeded_template(
 
 @contextmanager
 def ecs_agent(endpoint: str) -> Iterator[None]:
-    """The emulator has no ECS agent: register each cluster's instances, as the agent would."""
+    """The emulator has no ECS agent: register each cluster's instances, as the agent would,
+    and each load-balanced service's instances with its target group, as ECS would."""
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=endpoint))
     stop = threading.Event()
 
@@ -72,6 +74,7 @@ def ecs_agent(endpoint: str) -> Iterator[None]:
         while not stop.wait(0.2):
             for arn in aws.client("ecs").list_clusters()["clusterArns"]:
                 join_container_instances(aws, arn.rsplit("/", 1)[-1])
+                register_service_targets(aws, arn.rsplit("/", 1)[-1])
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

@@ -111,7 +111,9 @@ def _summary(console: Console, launch: Launch, config_path: Path, state_path: Pa
 
     assert launch.state is not None
     summary = summarize(launch.config, launch.state, config_path=config_path, state_path=state_path)
-    console.rule("[green]Airflow is up[/]")
+    console.rule(summary.headline, style="green" if summary.up else "yellow")
+    for step in summary.next_steps:
+        console.print(f"  - {step}", highlight=False, markup=False)
     if summary.web_url:
         console.print(f"Airflow UI: {summary.web_url}")
     if summary.password_command:

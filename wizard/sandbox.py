@@ -25,6 +25,7 @@ from pathlib import Path
 from wizard.aws import WAIT_SCALE_VARIABLE, Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
+from wizard.emulator_gaps import register_service_targets
 from wizard.errors import WizardError
 
 IMAGE_TAGS = ("3.3.2", "3.3.1", "2.11.2")
@@ -366,6 +367,7 @@ def serve(port: int) -> None:
             time.sleep(AGENT_SECONDS)
             for arn in aws.client("ecs").list_clusters()["clusterArns"]:
                 join_container_instances(aws, arn.rsplit("/", 1)[-1])
+                register_service_targets(aws, arn.rsplit("/", 1)[-1])
     finally:
         server.stop()
 

@@ -290,7 +290,11 @@ class WizardSession:
         if state is None:
             return None
         return summarize(
-            self.config, state, config_path=self.config_path, state_path=self.state_path
+            self.config,
+            state,
+            config_path=self.config_path,
+            state_path=self.state_path,
+            statuses=self.statuses(),
         )
 
     def _state_for_reading(self) -> StateFile | None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import shlex
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from wizard.checklist import CHECKLIST
 from wizard.config import LaunchConfig
 from wizard.state import Resource, StateFile
+from wizard.steps.load_balancer import HEALTHY, health_path
 
 _CONSOLE_PAGES = {
     "cloudformation:stack": "cloudformation/home?region={region}#/stacks/stackinfo?stackId={id}",
@@ -71,8 +74,16 @@ class CreatedRow:
 
 @dataclass(frozen=True)
 class LaunchSummary:
-    """Everything the operator needs once the launch is done."""
+    """Everything the operator needs once the launch is done, and whether it is."""
 
+    up: bool
+    """The services are stable and the web health check answered: only then is Airflow up."""
+    headline: str
+    """"Airflow is up." or why it is not (yet)."""
+    progress: dict[str, list[str]]
+    """The steps' titles by status (applied, running, failed, pending), when not up."""
+    next_steps: list[str]
+    """What to do next, when not up."""
     web_url: str
     admin_username: str
     password_command: str
@@ -83,10 +94,23 @@ class LaunchSummary:
     created: list[CreatedRow]
 
 
+UP = "Airflow is up."
+
+
 def summarize(
-    config: LaunchConfig, state: StateFile, *, config_path: Path, state_path: Path
+    config: LaunchConfig,
+    state: StateFile,
+    *,
+    config_path: Path,
+    state_path: Path,
+    statuses: Mapping[str, str] | None = None,
 ) -> LaunchSummary:
-    """The summary of a launch from its config and state (no AWS call)."""
+    """The summary of a launch from its config and state (no AWS call).
+
+    Args:
+        statuses: each step's status as the caller knows it (the TUI knows which are running);
+            by default, as the state records it.
+    """
     region = state.state.region
     password_command = ""
     if config.airflow.admin_user:
@@ -109,7 +133,15 @@ def summarize(
         for resource in reversed(state.created_resources())
     ]
     replay = replay_command(str(config_path), str(state_path))
+    if statuses is None:
+        statuses = {name: state.step(name).status for name in CHECKLIST}
+    health = str(state.step("services").outputs.get("web_health", ""))
+    headline, progress, next_steps = _how_far(config, statuses, health)
     return LaunchSummary(
+        up=headline == UP,
+        headline=headline,
+        progress=progress,
+        next_steps=next_steps,
         web_url=str(state.step("services").outputs.get("web_url", "")),
         admin_username=config.airflow.admin_username if config.airflow.admin_user else "",
         password_command=password_command,
@@ -118,3 +150,46 @@ def summarize(
         replay_command=replay,
         created=created,
     )
+
+
+def _how_far(
+    config: LaunchConfig, statuses: Mapping[str, str], health: str
+) -> tuple[str, dict[str, list[str]], list[str]]:
+    """The headline, the steps by status and what to do next (nothing when Airflow is up)."""
+    by_status: dict[str, list[str]] = {}
+    for name, title in CHECKLIST.items():
+        status = statuses.get(name, "pending")
+        status = status if status in ("applied", "running", "failed") else "pending"
+        by_status.setdefault(status, []).append(title)
+    applied = len(by_status.get("applied", []))
+    if applied == len(CHECKLIST):
+        if health == HEALTHY:
+            return UP, {}, []
+        path = health_path(config)
+        return (
+            f"The services are stable, but the web health check (GET {path}) has not "
+            f"answered: {health or 'not checked'}.",
+            by_status,
+            [
+                "Look at the web service's tasks and their log: aws ecs describe-services "
+                f"--cluster {config.cluster_name} --services {config.name}-webserver",
+                "Then apply again to check once more (the replay command below).",
+            ],
+        )
+    next_steps = []
+    if by_status.get("failed"):
+        next_steps.append(
+            f"Fix what stopped {', '.join(by_status['failed'])} (its error says what), then "
+            "retry it in the wizard, or apply headless (the replay command below)."
+        )
+    if by_status.get("running"):
+        next_steps.append(
+            f"Wait for {', '.join(by_status['running'])}: it goes on in the background."
+        )
+    if by_status.get("pending"):
+        next_steps.append(
+            f"Preview and confirm the pending steps ({by_status['pending'][0]} first), "
+            "or apply them headless (the replay command below)."
+        )
+    headline = f"Airflow is not up yet: {applied} of {len(CHECKLIST)} steps applied."
+    return headline, by_status, next_steps
