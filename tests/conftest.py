@@ -97,8 +97,10 @@ def moto_server() -> Any:
     from moto.server import ThreadedMotoServer
 
     from tests.services import free_port
+    from wizard.emulator_gaps import fill_elasticache_gaps
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    fill_elasticache_gaps()  # the sandbox's emulator does the same (the server runs in-process)
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -64,14 +64,18 @@ def connect(
 ) -> Launch:
     """Connect to AWS and learn the account (STS is allowed in read-only mode too)."""
     aws = Aws(settings_of(config), read_only=read_only, recorder=recorder)
+    return Launch(config=config, aws=aws, account_id=account_of(aws))
+
+
+def account_of(aws: Aws) -> str:
+    """The account of the credentials (the first call: it tells whether AWS answers)."""
     try:
-        identity = aws.probe_client("sts").get_caller_identity()
+        return str(aws.probe_client("sts").get_caller_identity()["Account"])
     except Exception as error:
-        raise _unreachable(error, aws.settings) from error
-    return Launch(config=config, aws=aws, account_id=str(identity["Account"]))
+        raise unreachable(error, aws.settings) from error
 
 
-def _unreachable(error: Exception, settings: AwsSettings) -> Exception:
+def unreachable(error: Exception, settings: AwsSettings) -> Exception:
     """Why the first call failed, as the user can act on it (other errors unchanged)."""
     from botocore.exceptions import (
         BotoCoreError,
@@ -115,14 +119,15 @@ def open_state(launch: Launch, path: Path) -> StateFile:
     if path.exists():
         state = StateFile.open(path, launch=config.name)
         state.check_target(launch.account_id, launch.aws.region)
-        return state
-    return StateFile.create(
-        path,
-        launch=config.name,
-        account_id=launch.account_id,
-        region=launch.aws.region,
-        config_digest=config_digest(config),
-    )
+    else:
+        state = StateFile.create(
+            path,
+            launch=config.name,
+            account_id=launch.account_id,
+            region=launch.aws.region,
+            config_digest=config_digest(config),
+        )
+    return state
 
 
 def plan_step(launch: Launch, name: str) -> StepPlan:
@@ -208,4 +213,8 @@ def apply_launch(
             raise
         state.finish_step(name, preview_digest=plan.digest())
 
+    # where it is applied, for destroy (whose flags still override it)
+    state.remember_connection(
+        profile=launch.aws.settings.profile, endpoint_url=launch.aws.settings.endpoint_url
+    )
     return run_steps(GRAPH, apply_one, only=chosen, done=done, on_event=on_event)

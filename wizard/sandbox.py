@@ -25,7 +25,7 @@ from pathlib import Path
 from wizard.aws import WAIT_SCALE_VARIABLE, Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
-from wizard.emulator_gaps import register_service_targets
+from wizard.emulator_gaps import fill_elasticache_gaps, register_service_targets
 from wizard.errors import WizardError
 
 IMAGE_TAGS = ("3.3.2", "3.3.1", "2.11.2")
@@ -358,6 +358,7 @@ def serve(port: int) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     fill_change_set_gap()
+    fill_elasticache_gaps()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}"))
