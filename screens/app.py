@@ -58,10 +58,11 @@ class WizardApp(App[int]):
     class SandboxReady(Message):
         """The emulator answers, is seeded, and has a launch config in `folder`."""
 
-        def __init__(self, folder: Path, config_path: Path) -> None:
+        def __init__(self, folder: Path, config_path: Path, resumed: bool) -> None:
             super().__init__()
             self.folder = folder
             self.config_path = config_path
+            self.resumed = resumed
 
     def __init__(self, options: WizardOptions | None = None) -> None:
         super().__init__()
@@ -69,6 +70,8 @@ class WizardApp(App[int]):
         self.folder = self.options.folder or launches_folder()
         self.sandbox_config: Path | None = None
         """The sandbox's seeded launch config, once it is ready."""
+        self.sandbox_folder: Path | None = None
+        """Where the sandbox keeps its account and launches, once it is ready."""
         self._sandbox: Sandbox | None = None
         if self.options.dry_run:
             self.sub_title = "DRY RUN: previews only, nothing is changed"
@@ -86,19 +89,21 @@ class WizardApp(App[int]):
     def start_sandbox(self) -> None:
         """Start and seed the emulator (seconds), then point this process at it."""
         from wizard.sandbox import Sandbox
+        from wizard.sandbox_account import sandbox_home
 
-        folder = self.options.folder or _sandbox_folder()
+        folder = self.options.folder or sandbox_home()
         sandbox = Sandbox(folder)
         sandbox.start()
         self._sandbox = sandbox
         os.environ.update(sandbox.environment())
-        self.post_message(self.SandboxReady(folder, sandbox.config_path))
+        self.post_message(self.SandboxReady(folder, sandbox.config_path, sandbox.resumed))
 
     def on_wizard_app_sandbox_ready(self, message: SandboxReady) -> None:
         self.folder = message.folder / "launches"
         self.sandbox_config = message.config_path
+        self.sandbox_folder = message.folder
         if isinstance(self.screen, StartScreen):
-            self.screen.sandbox_ready()
+            self.screen.sandbox_ready(resumed=message.resumed)
 
     def on_unmount(self) -> None:
         if self._sandbox is not None:
@@ -160,12 +165,6 @@ class WizardApp(App[int]):
             action = getattr(screen, f"action_{name}", None)
             if action is not None:
                 yield SystemCommand(name.replace("_", " ").capitalize(), help_text, action)
-
-
-def _sandbox_folder() -> Path:
-    import tempfile
-
-    return Path(tempfile.mkdtemp(prefix="airflow-ecs-wizard-sandbox-"))
 
 
 def run_wizard(

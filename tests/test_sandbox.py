@@ -37,7 +37,7 @@ def test_a_whole_launch_from_the_command_line(sandbox: Sandbox) -> None:
     config = load_config(sandbox.config_path)
     assert config.aws.endpoint_url == sandbox.endpoint
     assert config.database.rds_instance_id == "staging-rds"
-    state = str(sandbox.folder / "airflow-staging.state.json")
+    state = str(sandbox.folder / "launch.state.json")  # beside launch.toml: one naming rule
 
     planned = _cli(sandbox, "plan", "--config", str(sandbox.config_path))
     assert planned.returncode == 0, planned.stderr[-3000:]

@@ -20,24 +20,7 @@ from wizard.sandbox import (
     sandbox_config,
     seed_account,
 )
-
-LOADED_FIRST = {
-    "autoscaling": "describe_auto_scaling_groups",
-    "cloudformation": "describe_stacks",
-    "ec2": "describe_vpcs",
-    "ecr": "describe_repositories",
-    "ecs": "list_clusters",
-    "elasticache": "describe_replication_groups",
-    "elbv2": "describe_load_balancers",
-    "iam": "list_roles",
-    "rds": "describe_db_instances",
-    "s3": "list_buckets",
-    "secretsmanager": "list_secrets",
-    "servicediscovery": "list_namespaces",
-    "ssm": "describe_parameters",
-    "sts": "get_caller_identity",
-}
-"""A read call of each service the wizard uses."""
+from wizard.sandbox_account import touch_every_service
 
 
 def seeded_template(
@@ -52,8 +35,7 @@ def seeded_template(
         # moto's reset re-creates at once the services earlier tests used (EC2's default VPC
         # draws ids then) and the others on their first call: call each first, so the ids
         # drawn after the seed do not depend on which tests ran before
-        for service, read in LOADED_FIRST.items():
-            getattr(aws.client(service), read)()
+        touch_every_service(aws)
         request = urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST")
         urllib.request.urlopen(request).close()
     seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS, console_stack=console_stack)
