@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.syntax import Syntax
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import ScrollableContainer, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import LoadingIndicator, Static, TabbedContent, TabPane
 
@@ -108,6 +108,7 @@ class PreviewPane(Vertical):
         await self.mount(tabs)
 
 
-def _code(text: str, lexer: str) -> VerticalScroll:
+def _code(text: str, lexer: str) -> ScrollableContainer:
+    """A file with its lines whole: a long line scrolls sideways (shift+wheel, or arrows)."""
     syntax = Syntax(text, lexer, line_numbers=True, word_wrap=False, theme="ansi_dark")
-    return VerticalScroll(Static(syntax), classes="code")
+    return ScrollableContainer(Static(syntax), classes="code")
