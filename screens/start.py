@@ -150,6 +150,12 @@ class StartScreen(Screen[None]):
     def action_resume(self) -> None:
         table = self.query_one("#launches", DataTable)
         if not self.launches:
+            self.notify(
+                f"Nothing to resume: no launch is kept in {display_path(self.wizard.folder)} "
+                "yet. Press n to start one, or o to open a config.",
+                severity="warning",
+                markup=False,
+            )
             return
         from wizard.session import WizardSession
 

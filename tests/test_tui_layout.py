@@ -8,8 +8,9 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.containers import ScrollableContainer
 
+from screens.app import WizardApp, WizardOptions
 from screens.preview import PreviewPane
-from tests.tui_support import screen_text
+from tests.tui_support import screen_text, wait_for
 from wizard.session import Preview
 from wizard.steps.base import Action, StepPlan
 
@@ -48,3 +49,11 @@ async def test_a_long_line_in_a_preview_scrolls_sideways_to_its_end() -> None:
         code.scroll_to(x=code.max_scroll_x, animate=False)
         await pilot.pause()
         assert "THE-END" in screen_text(app)
+
+
+async def test_r_with_nothing_to_resume_says_so(tmp_path: Path) -> None:
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches"))
+    async with app.run_test(size=(150, 45), notifications=True) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "Nothing to resume" in screen_text(app), interval=0.5)
+        assert "Press n to start one" in screen_text(app)
