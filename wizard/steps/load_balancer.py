@@ -7,6 +7,7 @@ group checks the version's health path. Found again by name on resume, never mad
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -175,5 +176,7 @@ def web_health(ctx: StepContext, target_group: str) -> str:
             )
         if attempt == 0:
             ctx.progress(f"waiting for the web health check (GET {path}) to answer")
-        ctx.aws.pause(HEALTH_DELAY)
+        # ECS registers a started task with the target group in real time, even where the
+        # emulator's other waits are instant: poll no faster than ten times a second
+        time.sleep(max(ctx.aws.delay(HEALTH_DELAY), 0.1))
     return seen
