@@ -394,6 +394,7 @@ def serve(port: int) -> None:
     """The child process: the emulator, and a stand-in for the ECS agent of each instance."""
     import logging
 
+    from botocore.exceptions import BotoCoreError, ClientError
     from moto.server import ThreadedMotoServer
 
     from wizard.instance_refresh_gap import fill_instance_refresh_gap
@@ -410,9 +411,12 @@ def serve(port: int) -> None:
     try:
         while os.getppid() == parent:  # the wizard that started it is gone: so is the sandbox
             time.sleep(AGENT_SECONDS)
-            for arn in aws.client("ecs").list_clusters()["clusterArns"]:
-                join_container_instances(aws, arn.rsplit("/", 1)[-1])
-                register_service_targets(aws, arn.rsplit("/", 1)[-1])
+            try:
+                for arn in aws.client("ecs").list_clusters()["clusterArns"]:
+                    join_container_instances(aws, arn.rsplit("/", 1)[-1])
+                    register_service_targets(aws, arn.rsplit("/", 1)[-1])
+            except (BotoCoreError, ClientError) as error:  # the agent tries again, as ECS's would
+                logging.getLogger(__name__).warning("agent stand-in: %s", error)
     finally:
         server.stop()
 
