@@ -15,6 +15,7 @@ import pytest
 
 from tests.test_steps import _context, _state
 from wizard.config import LaunchConfig
+from wizard.emulator_gaps import register_service_targets
 from wizard.errors import WizardError
 from wizard.steps import services as services_module
 from wizard.steps.base import StepContext
@@ -136,3 +137,61 @@ def test_no_instances_times_out_with_the_usual_causes(
     assert "no container instance joined cluster airflow-staging" in caught.value.message
     assert "ECS_CLUSTER" in caught.value.hint and "NAT gateway" in caught.value.hint
     assert "did not mount the S3 folder, so the ECS agent waits" in caught.value.hint
+
+
+def test_the_step_waits_for_the_web_health_check_and_records_what_it_said(
+    make_config: Callable[..., LaunchConfig], aws_endpoint: str, tmp_path: Path
+) -> None:
+    ctx = _ready(make_config, aws_endpoint, tmp_path)
+    said: list[str] = []
+    ctx.progress = said.append
+    STEP.apply(ctx)  # nothing registers the web tasks with the target group
+    outputs = ctx.state.step("services").outputs  # type: ignore[union-attr]
+    assert outputs["web_health"] == "no target registered"
+    assert "waiting for the web health check (GET /api/v2/version) to answer" in said
+
+    polls: list[int] = []
+
+    def ecs_registers_on_the_third_poll(**_: object) -> None:
+        polls.append(1)
+        if len(polls) == 3:  # ECS registers the started task with the target group
+            register_service_targets(ctx.aws, ctx.config.cluster_name)
+
+    again = _context(ctx.config, ctx.state)
+    again.aws.register("after-call.*.DescribeTargetHealth", ecs_registers_on_the_third_poll)
+    STEP.apply(again)
+    assert ctx.state.step("services").outputs["web_health"] == "healthy"  # type: ignore[union-attr]
+    assert len(polls) == 4
+
+
+def test_ecs_registers_no_instance_that_an_instance_refresh_replaced(
+    make_config: Callable[..., LaunchConfig], aws_endpoint: str, tmp_path: Path
+) -> None:
+    """The emulator keeps a terminated instance as a container instance; ECS's stand-in skips it
+    (the load balancer refuses it as a target: InvalidTarget), and registers the running one."""
+    ctx = _ready(make_config, aws_endpoint, tmp_path)
+    STEP.apply(ctx)
+    ec2, ecs, elbv2 = (ctx.aws.client(name) for name in ("ec2", "ecs", "elbv2"))
+    group = elbv2.describe_target_groups()["TargetGroups"][0]["TargetGroupArn"]
+    register_service_targets(ctx.aws, ctx.config.cluster_name)
+    (old,) = [
+        t["Target"]
+        for t in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    ]
+    # an instance refresh: the old instance goes, a new one joins the cluster
+    elbv2.deregister_targets(TargetGroupArn=group, Targets=[old])
+    ec2.terminate_instances(InstanceIds=[old["Id"]])
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    subnet = ctx.config.network.subnet_ids[0]
+    new = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet)
+    new_id = new["Instances"][0]["InstanceId"]
+    ecs.register_container_instance(
+        cluster=ctx.config.cluster_name,
+        instanceIdentityDocument=json.dumps({"instanceId": new_id}),
+    )
+    register_service_targets(ctx.aws, ctx.config.cluster_name)
+    targets = {
+        t["Target"]["Id"]
+        for t in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    }
+    assert targets == {new_id}

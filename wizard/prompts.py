@@ -373,7 +373,7 @@ def finish(config: LaunchConfig, path: Path, asker: Asker, console: Console) -> 
     if not write:
         return _nothing_written(console)
     save_config(config, path)
-    state = state_path_for(path, config.name)
+    state = state_path_for(path)
     console.print(Text(f"Wrote {path}. Next:", style="green"))
     for command in (f"plan --config {path}", f"apply --config {path} --state {state} --yes"):
         console.print(f"  airflow-ecs-wizard {command}", markup=False, soft_wrap=True)  # copyable
