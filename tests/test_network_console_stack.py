@@ -203,6 +203,17 @@ def test_the_instance_group_an_earlier_version_made_on_a_console_launch_is_retir
         ],
     )
 
+    # nor while an instance still carries it (AWS: DependencyViolation)
+    interface = seeded.ec2.create_network_interface(
+        SubnetId=seeded.private_a, Groups=[old["GroupId"]]
+    )["NetworkInterface"]["NetworkInterfaceId"]
+    said.clear()
+    STEP.retire(kept)
+    assert kept.aws.recorder.mutating() == {}
+    (message,) = said
+    assert "1 network interface(s) still carry it" in message
+    seeded.ec2.delete_network_interface(NetworkInterfaceId=interface)
+
     retired = StateFile.open(state.path)
     STEP.retire(_context(_on_console(config), retired))
     assert _group(seeded.ec2, seeded.vpc, "airflow-staging-instances") == []

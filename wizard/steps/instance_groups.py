@@ -203,20 +203,25 @@ def retire_unused(ctx: StepContext) -> None:
             if r["GroupId"] != group_id
             and r.get("ReferencedGroupInfo", {}).get("GroupId") == group_id
         ]
-        foreign = [r for r in naming if not _ours(ctx, r)]
-        if foreign:
-            ctx.progress(
-                f"security group {group_id} ({name}) kept: no instance carries it, but rules "
-                f"the launch did not make name it ({', '.join(r['GroupId'] for r in foreign)})"
+        foreign = [r["GroupId"] for r in naming if not _ours(ctx, r)]
+        interfaces = reach.paginate(
+            ec2,
+            "describe_network_interfaces",
+            "NetworkInterfaces",
+            Filters=[{"Name": "group-id", "Values": [group_id]}],
+        )
+        if foreign or interfaces:
+            why = (
+                f"rules the launch did not make name it ({', '.join(foreign)})"
+                if foreign
+                else f"{len(interfaces)} network interface(s) still carry it: apply again "
+                "once the instances are replaced"
             )
+            ctx.progress(f"security group {group_id} ({name}) kept: {why}")
             continue
         for rule in naming:
-            revoke = (
-                "revoke_security_group_egress"
-                if rule["IsEgress"]
-                else ("revoke_security_group_ingress")
-            )
-            getattr(ec2, revoke)(
+            revoke = ec2.revoke_security_group_egress if rule["IsEgress"] else None
+            (revoke or ec2.revoke_security_group_ingress)(
                 GroupId=rule["GroupId"], SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]
             )
             state.forget_resource(RULE_KIND, rule["SecurityGroupRuleId"])
