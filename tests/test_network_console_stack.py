@@ -258,3 +258,14 @@ def test_a_launch_template_without_groups_means_the_vpcs_default_group(
     assert group.name == default["GroupId"]
     assert group.detail.startswith("default: the instances of")
     assert len(_updates_on(plan.changes, default["GroupId"])) == 4
+
+
+def test_before_the_network_step_applied_the_cache_plan_admits_the_stacks_group(
+    config: LaunchConfig, seeded: Seeded
+) -> None:
+    console = console_stack(seeded)
+    ctx = _context(_on_console(config), read_only=True)
+    plan = REDIS.plan(ctx)
+    assert not [w for w in plan.warnings if "no instance security group is known" in w]
+    (ingress,) = [a for a in plan.actions if a.kind == "ec2:ingress"]
+    assert ingress.detail == f"from {console}"
