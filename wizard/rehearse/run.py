@@ -1,0 +1,362 @@
+"""A rehearsal: the launch's task definitions booted on this machine against its own
+PostgreSQL, Redis and S3 emulator; the migrate task, every service with its own health check,
+an Admin login, a DAG run on the Celery worker and its remote log. Everything it starts is
+stopped by `stop()` (the CLI calls it on exit and on Ctrl+C)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from wizard.airflow_versions import MIGRATE_COMPONENT
+from wizard.config import LaunchConfig
+from wizard.errors import BadInput
+from wizard.rehearse import probes
+from wizard.rehearse.plan import LOCAL_BROKER, ContainerPlan, LocalSetup, make_plan
+from wizard.rehearse.processes import CheckResult, Container, Runnable, run_shell
+from wizard.rehearse.report import Result, Row
+from wizard.rehearse.services import Postgres, Redis, S3Emulator, free_port
+from wizard.rehearse.values import local_values, wants_tls
+
+SAMPLE_DAG = Path(__file__).resolve().parent.parent / "data" / "rehearsal_dag.py"
+SAMPLE_DAG_ID = "airflow_ecs_wizard_rehearsal"
+SAMPLE_MARKER = "airflow-ecs-wizard rehearsal task ran"
+MIGRATE_TIMEOUT = 900.0
+DAG_TIMEOUT = 600.0
+PROBE_SECONDS = 5.0
+"""How often a health check runs here (ECS: every `interval`); its retries and startPeriod
+are the definition's own."""
+
+
+class Rehearsal:
+    """One rehearsal of a launch (`run()` once, then `stop()`)."""
+
+    def __init__(
+        self,
+        config: LaunchConfig,
+        *,
+        artifacts: dict[str, str] | None = None,
+        runtime: str = "venv",
+        dag: Path | None = None,
+        folder: Path | None = None,
+        report: Callable[[str], None] = print,
+    ) -> None:
+        from wizard.render import render_artifacts
+
+        if config.database.engine != "postgres":
+            raise BadInput(
+                "database.engine = mysql: the rehearsal runs PostgreSQL only for now",
+                title="MySQL launches are not rehearsed yet",
+                hint="Rehearse a copy of the config with database.engine = postgres.",
+            )
+        if dag is not None and not dag.is_file():
+            raise BadInput(
+                f"--dag {dag} is not a file",
+                title="No DAG file",
+                hint="Give the path of one DAG file (.py), or leave --dag out for the sample.",
+            )
+        self.config = config
+        self.artifacts = artifacts or render_artifacts(config, config.account_id or "123456789012")
+        self.runtime = runtime
+        self.dag = dag
+        self.report = report
+        self.folder = folder or Path(tempfile.mkdtemp(prefix="airflow-ecs-wizard-rehearse-"))
+        self.home = self.folder / "home"
+        self.major = config.airflow.parsed_version.major
+        self.services: list[Postgres | Redis | S3Emulator] = []
+        self.containers: dict[str, Runnable] = {}
+        self.envs: dict[str, dict[str, str]] = {}
+        self.admin_password = ""
+        self.venv = Path()
+
+    # -- the whole run --------------------------------------------------------------------
+
+    def run(self) -> Result:
+        """Boot, check and report; never raises for a component that fails (its row says)."""
+        ran, base = self.prepare()
+        postgres, redis, s3 = self._start_services()
+        host = self.service_host
+        values = local_values(self.config, host, postgres.port, f"{host}:{redis.port}")
+        self.admin_password = values.admin_password
+        postgres.run_script(
+            self.artifacts["database.sql"], {"airflow_password": values.db_password}
+        )
+        self._folders()
+        local = LocalSetup(
+            runtime=self.runtime,
+            home=self.home,
+            ports={
+                key: free_port() for key in ("webserver", "flower", "log:worker", "log:triggerer")
+            },
+            hostname=socket.gethostname(),
+            s3_endpoint=s3.endpoint_for(host),
+        )
+        plan = make_plan(self.config, self.artifacts, local)
+        result = Result(
+            runtime=self.runtime,
+            ran=ran,
+            rewrites=plan.rewrites,
+            relaxed=self._relaxed(),
+            admin_username=self.config.airflow.admin_username,
+            folder=str(self.folder),
+        )
+        base = {**base, **_aws_environment(s3.endpoint_for(host))}
+        if redis.ca_file is not None:
+            base["SSL_CERT_FILE"] = self.shared_path(redis.ca_file)
+        for container in plan.containers:
+            env = {**base, **container.environment}
+            if self.runtime == "venv":
+                env["HOSTNAME"] = local.hostname
+            for name, parameter in container.secrets.items():
+                env[name] = values.by_parameter.get(parameter, "")
+            for name, value in env.items():
+                if value == LOCAL_BROKER:
+                    env[name] = values.by_parameter[self.config.secret_name("broker_url")]
+            self.envs[container.component] = env
+            self.containers[container.component] = self.make_container(container, env)
+        if not self._migrate(result):
+            return result
+        self._services(plan, result)
+        if all(row.ok for row in result.rows):
+            self._probes(plan, s3.endpoint, local.ports["webserver"], result)
+            self._still_up(plan, result)
+        result.ui = f"http://localhost:{local.ports['webserver']}"
+        return result
+
+    # -- what the docker runtime does its own way ----------------------------------------
+
+    service_host = "127.0.0.1"
+    """Where the containers reach the local services."""
+
+    def prepare(self) -> tuple[str, dict[str, str]]:
+        """Make the runtime ready: (what runs, the image's own environment)."""
+        from wizard.rehearse.venv import ensure_venv, image_environment, release
+
+        started = time.monotonic()
+        self.venv = ensure_venv(self.config, self.report)
+        self.report(f"Airflow {release(self.config)} ready ({time.monotonic() - started:.0f} s)")
+        return f"apache-airflow=={release(self.config)} from PyPI", image_environment(
+            self.venv, self.home
+        )
+
+    def make_container(self, plan: ContainerPlan, env: dict[str, str]) -> Runnable:
+        """A component's container (here: a process group with the image's entrypoint)."""
+        from wizard.rehearse.venv import entrypoint
+
+        log = self.folder / "logs" / f"{plan.component}.log"
+        return Container(plan.component, entrypoint(plan.command, self.venv), env, log)
+
+    def check(self, component: str, command: str, timeout: float) -> CheckResult:
+        """Run a component's CMD-SHELL health check as ECS does: inside it, with its env."""
+        return run_shell(command, self.envs[component], timeout, self.folder)
+
+    def shared_path(self, path: Path) -> str:
+        """A file of this machine as the containers see it."""
+        return str(path)
+
+    def _start_services(self) -> tuple[Postgres, Redis, S3Emulator]:
+        probe_url = self.config.redis.broker_url("127.0.0.1")
+        host = self.service_host
+        postgres = Postgres(require_tls=self._database_tls(), host=host)
+        redis = Redis(self.folder / "redis", tls=probe_url.startswith("rediss://"), host=host)
+        s3 = S3Emulator(self.folder / "s3", host=host)
+        for service in (postgres, redis, s3):
+            self.services.append(service)
+            service.start()
+        _create_bucket(s3.endpoint, self.config.remote_log_folder)
+        self.report(
+            f"PostgreSQL on 127.0.0.1:{postgres.port}, Redis on 127.0.0.1:{redis.port}, "
+            f"S3 emulator at {s3.endpoint}"
+        )
+        return postgres, redis, s3
+
+    def _database_tls(self) -> bool:
+        from wizard.steps.database import database_urls
+
+        return wants_tls(database_urls(self.config, "h", 1, "p")["sql_alchemy_conn"])
+
+    def _relaxed(self) -> list[str]:
+        notes = []
+        if not self._database_tls():
+            notes.append(
+                "database: the launch's URL does not require TLS (sslmode); the local server "
+                "offers it and asks for the password"
+            )
+        return notes
+
+    def _folders(self) -> None:
+        for name in ("dags", "plugins"):
+            (self.home / name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.dag or SAMPLE_DAG, self.home / "dags" / (self.dag or SAMPLE_DAG).name)
+
+    # -- what it proves ---------------------------------------------------------------------
+
+    def _migrate(self, result: Result) -> bool:
+        container = self.containers[MIGRATE_COMPONENT]
+        self.report("running the migrate task")
+        container.start(self.folder)
+        code = container.wait(MIGRATE_TIMEOUT)
+        seconds = time.monotonic() - container.started_at
+        ok = code == 0
+        health = "exited 0" if ok else (f"exited {code}" if code is not None else "timed out")
+        detail = "" if ok else container.tail(8)
+        result.rows.append(Row(f"migrate ({MIGRATE_COMPONENT})", True, health, seconds, ok, detail))
+        return ok
+
+    def _services(self, plan: Any, result: Result) -> None:
+        services = [c for c in plan.containers if c.long_running]
+        self.report("starting " + ", ".join(c.component for c in services))
+        for container in services:
+            self.containers[container.component].start(self.folder)
+        with ThreadPoolExecutor(max_workers=len(services)) as pool:
+            rows = list(pool.map(self._settle, services))
+        result.rows.extend(rows)
+
+    def _settle(self, plan: ContainerPlan) -> Row:
+        """Wait until the component's own health check passes, it exits, or ECS would call it
+        unhealthy (retries failures in a row after its startPeriod)."""
+        container = self.containers[plan.component]
+        check, command = plan.health_check or {}, plan.health_command
+        start_period = float(check.get("startPeriod", 0))
+        retries, timeout = int(check.get("retries", 3)), float(check.get("timeout", 30))
+        failures, last = 0, "not run"
+        while True:
+            code = container.exit_code()
+            elapsed = time.monotonic() - container.started_at
+            if code is not None:
+                return Row(plan.component, True, f"exited {code}", elapsed, False, container.tail())
+            if command is None:
+                if elapsed > 30:
+                    return Row(plan.component, True, "up (no health check)", elapsed, True)
+            else:
+                outcome = self.check(plan.component, command, timeout)
+                elapsed = time.monotonic() - container.started_at
+                if outcome.passed and container.exit_code() is None:
+                    return Row(plan.component, True, "healthy", elapsed, True)
+                last = outcome.output
+                if elapsed >= start_period:
+                    failures += 1
+                    if failures >= retries:
+                        detail = f"health check: {command}\n{last}\n{container.tail(3)}"
+                        return Row(plan.component, True, "unhealthy", elapsed, False, detail)
+            time.sleep(PROBE_SECONDS)
+
+    def _probes(self, plan: Any, s3_endpoint: str, port: int, result: Result) -> None:
+        base = f"http://127.0.0.1:{port}"
+        dag_id = SAMPLE_DAG_ID if self.dag is None else ""
+        started = time.monotonic()
+        try:
+            session = probes.login(
+                base, self.major, self.config.airflow.admin_username, self.admin_password
+            )
+        except (probes.ProbeFailed, OSError) as error:
+            result.rows.append(Row("admin login", False, "failed", 0, False, str(error)))
+            return
+        how = "POST /auth/token" if self.major >= 3 else "login form"
+        elapsed = time.monotonic() - started
+        result.rows.append(Row("admin login", True, f"ok ({how})", elapsed, True))
+        started = time.monotonic()
+        try:
+            dag_id = dag_id or _first_dag(session, self.dag)
+            probes.wait_for_dag(session, dag_id, DAG_TIMEOUT)
+            run = probes.run_dag(session, dag_id, DAG_TIMEOUT)
+        except (probes.ProbeFailed, OSError) as error:
+            elapsed = time.monotonic() - started
+            result.rows.append(Row("dag run", True, "failed", elapsed, False, str(error)))
+            return
+        hosts = sorted({ti.get("hostname") or "?" for ti in run["task_instances"]})
+        elapsed = time.monotonic() - started
+        health = f"success on {', '.join(hosts)}"
+        result.rows.append(Row(f"dag run ({dag_id})", True, health, elapsed, True))
+        started = time.monotonic()
+        folder = self.config.remote_log_folder
+        try:
+            key, text = probes.remote_log(s3_endpoint, folder, dag_id, run["run_id"], 120)
+        except (probes.ProbeFailed, OSError) as error:
+            elapsed = time.monotonic() - started
+            result.rows.append(Row("remote log", True, "missing", elapsed, False, str(error)))
+            return
+        ok = self.dag is not None or SAMPLE_MARKER in text
+        health = f"s3://{folder.removeprefix('s3://').split('/')[0]}/{key}"
+        detail = "" if ok else f"the log has no line '{SAMPLE_MARKER}':\n{text[-600:]}"
+        result.rows.append(Row("remote log", True, health, time.monotonic() - started, ok, detail))
+
+    def _still_up(self, plan: Any, result: Result) -> None:
+        """Every service still runs and is still healthy after the DAG run: as on ECS, a check
+        must fail `retries` times in a row to make it unhealthy."""
+
+        def check(container: ContainerPlan) -> tuple[str, str]:
+            name, runnable = container.component, self.containers[container.component]
+            command, check = container.health_command, container.health_check or {}
+            for _ in range(int(check.get("retries", 1)) if command else 1):
+                code = runnable.exit_code()
+                if code is not None:
+                    return name, f"exited {code} after it was healthy\n{runnable.tail()}"
+                if command is None:
+                    return name, ""
+                outcome = self.check(name, command, float(check.get("timeout", 30)))
+                if outcome.passed:
+                    return name, ""
+                time.sleep(PROBE_SECONDS)
+            return name, f"health check failed after it was healthy: {command}\n{outcome.output}"
+
+        services = [c for c in plan.containers if c.long_running]
+        with ThreadPoolExecutor(max_workers=len(services)) as pool:
+            problems = dict(pool.map(check, services))
+        for row in result.rows:
+            if problems.get(row.component):
+                row.ok, row.health, row.detail = False, "stopped", problems[row.component]
+
+    # -- clean-up ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop every component and service this rehearsal started; remove its folder."""
+        for container in reversed(list(self.containers.values())):
+            container.stop()
+        for service in reversed(self.services):
+            service.stop()
+        self.containers.clear()
+        self.services.clear()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _aws_environment(endpoint: str) -> dict[str, str]:
+    """What ECS gives a task for S3 (the task role's credentials), pointed at the emulator."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "rehearsal",
+        "AWS_SECRET_ACCESS_KEY": "rehearsal",
+    }
+
+
+def _create_bucket(endpoint: str, folder: str) -> None:
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="rehearsal",
+        aws_secret_access_key="rehearsal",
+    )
+    s3.create_bucket(Bucket=folder.removeprefix("s3://").split("/")[0])
+
+
+def _first_dag(session: probes.ApiSession, dag: Path | None) -> str:
+    """The first DAG (by id) the API lists from the user's file."""
+    deadline = time.monotonic() + DAG_TIMEOUT
+    name = dag.name if dag else ""
+    while time.monotonic() < deadline:
+        _status, body = session.request("GET", "/dags?limit=100")
+        dags = body.get("dags", []) if isinstance(body, dict) else []
+        ids = sorted(d["dag_id"] for d in dags if str(d.get("fileloc", "")).endswith(name))
+        if ids:
+            return str(ids[0])
+        time.sleep(3)
+    raise probes.ProbeFailed(f"no DAG from {name} was parsed within {DAG_TIMEOUT:g} s")

@@ -1,0 +1,68 @@
+"""The secret values of a rehearsal, made locally: the launch's SSM parameters are never read
+(unless the user asks for that explicitly, which this module does not do)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from wizard.config import LaunchConfig
+from wizard.fernet import generate_key
+
+SECRET_KEYS = (
+    "fernet_key",
+    "sql_alchemy_conn",
+    "result_backend",
+    "secret_key",
+    "jwt_secret",
+    "admin_password",
+    "db_password",
+    "broker_url",
+    "google_client_id",
+    "google_client_secret",
+)
+"""Every secret a launch's task definitions may reference, by config key."""
+
+TLS_MODES = ("require", "verify-ca", "verify-full")
+
+
+@dataclass(frozen=True)
+class LocalValues:
+    """Values by SSM parameter name, and the ones the rehearsal itself needs."""
+
+    by_parameter: dict[str, str]
+    admin_password: str
+    db_password: str
+
+
+def local_values(
+    config: LaunchConfig, db_host: str, db_port: int, broker_endpoint: str
+) -> LocalValues:
+    """A fresh value for each of the launch's secrets, pointing at the local services; the
+    URLs are made by the same code the database and redis steps store them with."""
+    from wizard.steps.database import database_urls
+
+    db_password = secrets.token_urlsafe(18)
+    admin_password = secrets.token_urlsafe(18)
+    urls = database_urls(config, db_host, db_port, db_password)
+    made = {
+        "fernet_key": generate_key(),
+        "sql_alchemy_conn": urls["sql_alchemy_conn"],
+        "result_backend": urls["result_backend"],
+        "secret_key": secrets.token_urlsafe(32),
+        "jwt_secret": secrets.token_urlsafe(48),
+        "admin_password": admin_password,
+        "db_password": db_password,
+        "broker_url": config.redis.broker_url(broker_endpoint),
+        "google_client_id": "rehearsal-client-id",
+        "google_client_secret": secrets.token_urlsafe(18),
+    }
+    by_parameter = {config.secret_name(key): value for key, value in made.items()}
+    return LocalValues(by_parameter, admin_password=admin_password, db_password=db_password)
+
+
+def wants_tls(database_url: str) -> bool:
+    """Whether a database URL requires TLS (libpq's sslmode)."""
+    query = parse_qs(urlsplit(database_url).query)
+    return any(mode in TLS_MODES for mode in query.get("sslmode", []))
