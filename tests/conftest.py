@@ -24,6 +24,12 @@ def pytest_sessionfinish() -> None:
     gc.freeze()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Rehearsals (minutes each) first: pytest-xdist hands them out before the short tests, so
+    they run beside the rest of the suite instead of after it."""
+    items.sort(key=lambda item: item.get_closest_marker("rehearsal") is None)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT.parent / "shared" / "spec" / "launch.example.toml"
 if not EXAMPLE.exists():  # a checkout laid out without shared/ beside it

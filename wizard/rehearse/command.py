@@ -4,6 +4,7 @@ JSON), and stop everything it started on exit, on Ctrl+C and on SIGTERM."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -98,7 +99,8 @@ def rehearse_command(args: argparse.Namespace, config: LaunchConfig) -> int:
         result: Result = rehearsal.run()
         _print(result, as_json=args.json)
         if args.keep_running and result.ok:
-            _keep_running(result, rehearsal)
+            with contextlib.suppress(KeyboardInterrupt):  # the way to end a kept rehearsal
+                _keep_running(result, rehearsal)
         return EXIT_OK if result.ok else EXIT_FAILED
     finally:
         say("stopping everything the rehearsal started")

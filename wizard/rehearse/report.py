@@ -33,6 +33,7 @@ class Result:
     ui: str = ""
     admin_username: str = ""
     folder: str = ""
+    services: dict[str, str] = field(default_factory=dict)  # what it started, and where
 
     @property
     def ok(self) -> bool:
@@ -57,6 +58,7 @@ class Result:
                 "relaxed": self.relaxed,
                 "ui": self.ui,
                 "folder": self.folder,
+                "services": self.services,
             },
             indent=2,
         )

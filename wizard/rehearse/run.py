@@ -5,6 +5,7 @@ stopped by `stop()` (the CLI calls it on exit and on Ctrl+C)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import tempfile
@@ -105,6 +106,12 @@ class Rehearsal:
             relaxed=self._relaxed(),
             admin_username=self.config.airflow.admin_username,
             folder=str(self.folder),
+            services={
+                "postgres": f"127.0.0.1:{postgres.port}",
+                "redis": f"127.0.0.1:{redis.port}",
+                "s3": s3.endpoint,
+                "postgres_folder": str(postgres.root),
+            },
         )
         base = {**base, **_aws_environment(s3.endpoint_for(host))}
         if redis.ca_file is not None:
@@ -280,12 +287,25 @@ class Rehearsal:
             key, text = probes.remote_log(s3_endpoint, folder, dag_id, run["run_id"], 120)
         except (probes.ProbeFailed, OSError) as error:
             elapsed = time.monotonic() - started
-            result.rows.append(Row("remote log", True, "missing", elapsed, False, str(error)))
+            detail = f"{error}\n{self._upload_errors()}".strip()
+            result.rows.append(Row("remote log", True, "missing", elapsed, False, detail))
             return
         ok = self.dag is not None or SAMPLE_MARKER in text
         health = f"s3://{folder.removeprefix('s3://').split('/')[0]}/{key}"
         detail = "" if ok else f"the log has no line '{SAMPLE_MARKER}':\n{text[-600:]}"
         result.rows.append(Row("remote log", True, health, time.monotonic() - started, ok, detail))
+
+    def _upload_errors(self) -> str:
+        """What the worker said when the upload failed (the S3 endpoint it could not reach,
+        missing credentials), so the row names the cause."""
+        worker = self.containers.get("worker")
+        text = worker.tail(400) if worker else ""
+        causes = [
+            line.strip()
+            for line in text.splitlines()
+            if re.search(r"EndpointConnectionError|NoCredentialsError|Failed to upload", line)
+        ]
+        return "worker: " + causes[-1][-300:] if causes else ""
 
     def _still_up(self, plan: Any, result: Result) -> None:
         """Every service still runs and is still healthy after the DAG run: as on ECS, a check
