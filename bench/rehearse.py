@@ -1,7 +1,8 @@
 """Benchmark: the wall time of `airflow-ecs-wizard rehearse` on the example config with a warm
 venv cache (the venv is installed first, outside the clock, if it is missing), and the peak
 resident memory of all its processes together (the CLI, every Airflow component with its
-children, PostgreSQL, Redis and the S3 emulator), sampled every 0.5 s from /proc.
+children, PostgreSQL, Redis and the S3 emulator), sampled every 0.5 s from /proc: RSS, and PSS,
+which counts the pages they share once.
 
 Goal: at most 3 minutes on 2 cores. Run: python bench/rehearse.py [--config C] [--version V]
 """
@@ -24,14 +25,17 @@ from wizard.config_file import load_config, save_config  # noqa: E402 (repo root
 from wizard.rehearse.venv import ensure_venv  # noqa: E402
 
 
-def _rss_kib(pid: int) -> int:
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process: RSS counts shared pages in every process that maps them (a
+    forked Celery pool or API workers share most), PSS splits them among the sharers."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+        fields = dict(
+            line.split(":", 1)
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
+        )
+        return int(fields["Rss"].split()[0]), int(fields["Pss"].split()[0])
+    except (OSError, ValueError, KeyError):
+        return 0, 0
 
 
 def _children() -> dict[int, list[int]]:
@@ -101,7 +105,7 @@ def main() -> int:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    peak = {"kib": 0, "processes": 0}
+    peak = {"kib": 0, "pss": 0, "processes": 0}
     done = threading.Event()
 
     def sample() -> None:
@@ -109,9 +113,11 @@ def main() -> int:
             family = _family(
                 process.pid, os.path.join(tempfile.gettempdir(), "airflow-ecs-wizard-")
             )
-            total = sum(_rss_kib(pid) for pid in family)
-            if total > peak["kib"]:
-                peak.update(kib=total, processes=len(family))
+            sizes = [_memory_kib(pid) for pid in family]
+            rss, pss = sum(size[0] for size in sizes), sum(size[1] for size in sizes)
+            if rss > peak["kib"]:
+                peak.update(kib=rss, processes=len(family))
+            peak["pss"] = max(peak["pss"], pss)
             done.wait(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -125,6 +131,7 @@ def main() -> int:
     print(f"rehearse wall time (warm venv cache): {wall:.0f} s (goal <= 180 s)")
     mib, count = peak["kib"] / 1024, peak["processes"]
     print(f"peak RSS of all its processes: {mib:.0f} MiB ({count} processes)")
+    print(f"peak PSS (shared pages counted once): {peak['pss'] / 1024:.0f} MiB")
     return process.returncode
 
 

@@ -60,7 +60,7 @@ def _nothing_left(data: dict[str, Any]) -> None:
     assert not Path(data["services"]["postgres_folder"]).exists()
     for key in ("postgres", "redis", "s3"):
         assert _closed(data["services"][key]), key
-    assert _closed(f"127.0.0.1:{data['ui'].rsplit(':', 1)[1]}")  # the UI's port
+    assert _closed(f"127.0.0.1:{data['ui'].rsplit(':', 1)[1]}")  # the UI's port (1: never used)
 
 
 def _rows(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -110,7 +110,8 @@ def test_example_config_rehearses_on_airflow_3(example_path: Path) -> None:
         }
         assert rows["admin login"]["health"] == "ok (POST /auth/token)"
         assert rows["dag run"]["health"].startswith("success on ")
-        assert "dag_id=airflow_ecs_wizard_rehearsal/" in rows["remote log"]["health"]
+        assert rows["remote log"]["health"] == "in S3"
+        assert "/dag_id=airflow_ecs_wizard_rehearsal/" in rows["remote log"]["detail"]
         assert {rewrite["kind"] for rewrite in data["rewrites"]} <= ALLOWED_REWRITES
         assert data["ran"] == "apache-airflow==3.3.2 from PyPI"
         # kept running: a person logs in through the UI's login form with the Admin password
@@ -125,11 +126,28 @@ def test_example_config_rehearses_on_airflow_3(example_path: Path) -> None:
     _nothing_left(data)
 
 
+USER_DAG = """
+import datetime
+
+from airflow import DAG
+from airflow.operators.bash import BashOperator
+
+with DAG("users_own_dag", schedule=None, start_date=datetime.datetime(2024, 1, 1)) as dag:
+    BashOperator(task_id="say", bash_command="echo the user's DAG ran")
+"""
+
+
 def test_example_config_rehearses_on_airflow_2_11(
-    make_config: Callable[..., LaunchConfig],
+    make_config: Callable[..., LaunchConfig], tmp_path: Path
 ) -> None:
-    config = make_config(airflow__version="2.11", image__tag="2.11.2")
-    rehearsal = Rehearsal(config, report=lambda message: None)
+    """With the user's own DAG (--dag), and the broker in transit encryption."""
+    # with the broker in transit encryption: rediss:// with certificate checks, against the
+    # rehearsal's own TLS Redis and self-signed certificate
+    config = make_config(
+        airflow__version="2.11", image__tag="2.11.2", redis__transit_encryption=True
+    )
+    (tmp_path / "users_dag.py").write_text(USER_DAG)
+    rehearsal = Rehearsal(config, dag=tmp_path / "users_dag.py", report=lambda message: None)
     try:
         result = rehearsal.run()
     finally:
@@ -137,11 +155,14 @@ def test_example_config_rehearses_on_airflow_2_11(
     data = json.loads(result.to_json())
     assert result.ok, json.dumps(data["rows"], indent=1)
     rows = _rows(data)
+    assert "dag run (users_own_dag)" in {row["component"] for row in data["rows"]}
     assert rows["admin login"]["health"] == "ok (login form)"
     assert rows["dag run"]["health"].startswith("success on ")
-    assert "dag_id=airflow_ecs_wizard_rehearsal/" in rows["remote log"]["health"]
+    assert rows["remote log"]["health"] == "in S3"
+    assert "/dag_id=users_own_dag/" in rows["remote log"]["detail"]
     assert not any(rewrite["kind"] == "service-connect" for rewrite in data["rewrites"])
     assert data["ran"] == "apache-airflow==2.11.2 from PyPI"
+    assert any("SSL_CERT_FILE" in rewrite["before"] for rewrite in data["rewrites"])
     _nothing_left(data)
 
 
@@ -235,3 +256,50 @@ def test_docker_runtime_rehearses_the_official_image(
         rehearsal.stop()
     assert result.ok, result.to_json()
     assert result.ran.startswith("image apache/airflow")
+
+
+def test_ctrl_c_while_it_boots_stops_everything(example_path: Path) -> None:
+    """Interrupted once the services run: every component, PostgreSQL, Redis and the emulator
+    are stopped and the folders are gone; the exit status is 130 as for any Ctrl+C."""
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "wizard.cli", "rehearse", "--config", str(example_path)),
+            *("--runtime", "venv"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    said = []
+    for line in process.stderr:
+        said.append(line)
+        if line.startswith("started "):
+            break
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=180)
+    text = "".join(said)
+    services = re.search(
+        r"PostgreSQL on (\S+) \((\S+)\), Redis on (\S+), S3 emulator at (\S+); logs in (\S+)/logs",
+        text,
+    )
+    assert services, text
+    pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", said[-1])]
+    assert len(pids) == 6, said[-1]
+    assert process.returncode == 130
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    _nothing_left(
+        {
+            "folder": services[5],
+            "ui": "http://localhost:1",  # never served: nothing to check
+            "services": {
+                "postgres": services[1],
+                "postgres_folder": services[2],
+                "redis": services[3],
+                "s3": services[4],
+            },
+        }
+    )

@@ -281,3 +281,44 @@ def test_local_postgres_with_tls_runs_database_sql(
     finally:
         server.stop()
     assert not server.root.exists()  # pg_ctl stopped it, then its folder was removed
+
+
+def test_remote_log_row_quotes_the_workers_upload_error(
+    make_config: Callable[..., LaunchConfig], tmp_path: Path
+) -> None:
+    """A task log that never reaches S3 is reported with the worker's own words: in a
+    rehearsal whose S3 endpoint refused connections, the worker logged the execution API's 404
+    for aws_default and then botocore's EndpointConnectionError (the "Connection refused")."""
+    from wizard.rehearse.processes import Container
+    from wizard.rehearse.run import Rehearsal
+
+    log = tmp_path / "worker.log"
+    log.write_text(
+        "[warning] Unable to find AWS Connection ID 'aws_default', switching to empty.\n"
+        "[error] Could not verify previous log to append\n"
+        "ConnectionRefusedError: [Errno 111] Connection refused\n"
+        'botocore.exceptions.EndpointConnectionError: Could not connect to the endpoint URL: "'
+        'http://127.0.0.1:9/bucket/logs/dag_id=x/attempt=1.log"\n'
+        "[info] Workload finished exit_code=0 final_state=success\n"
+    )
+    rehearsal = Rehearsal(make_config(), folder=tmp_path / "r", report=lambda _: None)
+    assert rehearsal._upload_errors() == ""
+    rehearsal.containers["worker"] = Container("worker", ["true"], {}, log)
+    assert rehearsal._upload_errors().startswith(
+        "worker: botocore.exceptions.EndpointConnectionError: Could not connect to the endpoint"
+    )
+
+
+def test_timeout_scale_is_checked_and_listed_as_relaxed(
+    make_config: Callable[..., LaunchConfig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wizard.rehearse.run import TIMEOUT_SCALE_VARIABLE, Rehearsal
+
+    monkeypatch.setenv(TIMEOUT_SCALE_VARIABLE, "3")
+    rehearsal = Rehearsal(make_config(), folder=tmp_path / "r", report=lambda _: None)
+    assert rehearsal.timeout_scale == 3
+    assert any("timeouts x3" in note for note in rehearsal._relaxed())
+    for bad in ("0.5", "fast", "11"):
+        monkeypatch.setenv(TIMEOUT_SCALE_VARIABLE, bad)
+        with pytest.raises(BadInput, match=TIMEOUT_SCALE_VARIABLE):
+            Rehearsal(make_config(), folder=tmp_path / "r", report=lambda _: None)

@@ -95,16 +95,26 @@ def rehearse_command(args: argparse.Namespace, config: LaunchConfig) -> int:
 
         artifacts = render_artifacts(config, account)
         rehearsal = Rehearsal(config, artifacts=artifacts, dag=args.dag, report=say)
+    result: Result | None = None
     try:
-        result: Result = rehearsal.run()
+        result = rehearsal.run()
         _print(result, as_json=args.json)
         if args.keep_running and result.ok:
             with contextlib.suppress(KeyboardInterrupt):  # the way to end a kept rehearsal
                 _keep_running(result, rehearsal)
         return EXIT_OK if result.ok else EXIT_FAILED
     finally:
-        say("stopping everything the rehearsal started")
-        rehearsal.stop()
+        # a second Ctrl+C must not cut the clean-up short: it would leave servers running
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            say("stopping everything the rehearsal started")
+            failed = result is not None and not result.ok
+            rehearsal.stop(keep_logs=failed)
+            if failed:
+                say(f"the components' logs are kept in {rehearsal.folder / 'logs'}")
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _account(args: argparse.Namespace, config: LaunchConfig) -> str:

@@ -58,6 +58,14 @@ class DockerContainer:
         self.created = True
         self.started_at = time.monotonic()
 
+    @property
+    def pid(self) -> int | None:
+        """The container's main process on the host, while it runs."""
+        if not self.created:
+            return None
+        found = _docker("inspect", "--format", "{{.State.Pid}}", self.name)
+        return int(found) if found.isdigit() and int(found) else None
+
     def exit_code(self) -> int | None:
         """None while it runs."""
         state = json.loads(_docker("inspect", "--format", "{{json .State}}", self.name))
@@ -132,6 +140,7 @@ class DockerRehearsal(Rehearsal):
         self.args = args
         self.name = f"aew-rehearse-{uuid.uuid4().hex[:8]}"
         self.network = ""
+        self.shared: dict[str, str] = {}  # host file -> where the containers see it
         self.service_host = self._create_network()
 
     def _create_network(self) -> str:
@@ -182,7 +191,9 @@ class DockerRehearsal(Rehearsal):
         for name, value in env.items():
             run_args += ["--env", f"{name}={value}"]
         for inside, folder in plan.mounts.items():
-            run_args += ["--volume", f"{folder}:{inside}/:ro"]
+            run_args += ["--volume", f"{folder}:{inside}:ro"]
+        for host_path, inside in self.shared.items():
+            run_args += ["--volume", f"{host_path}:{inside}:ro"]
         if plan.container_port is not None and plan.local_port is not None:
             run_args += ["--publish", f"127.0.0.1:{plan.local_port}:{plan.container_port}"]
         if plan.component == "webserver":
@@ -192,15 +203,21 @@ class DockerRehearsal(Rehearsal):
         log = self.folder / "logs" / f"{plan.component}.log"
         return DockerContainer(f"{self.name}-{plan.component}", run_args, plan.component, log)
 
+    def shared_path(self, path: Path) -> str:
+        """A file of this machine, mounted read-only into every container."""
+        inside = f"/opt/airflow-ecs-wizard-rehearsal/{path.name}"
+        self.shared[str(path)] = inside
+        return inside
+
     def check(self, component: str, command: str, timeout: float) -> CheckResult:
         """The health check inside the container."""
         container = self.containers[component]
         assert isinstance(container, DockerContainer)
         return container.check(command, timeout)
 
-    def stop(self) -> None:
+    def stop(self, *, keep_logs: bool = False) -> None:
         """Remove the containers, the services and the network."""
-        super().stop()
+        super().stop(keep_logs=keep_logs)
         if self.network:
             subprocess.run(["docker", "network", "rm", self.name], capture_output=True, check=False)
             self.network = ""

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -106,6 +107,20 @@ def wait_for_dag(session: ApiSession, dag_id: str, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise ProbeFailed(f"DAG {dag_id} was not parsed within {timeout:g} s ({body})")
         time.sleep(3)
+
+
+def first_dag(session: ApiSession, dag: Path | None, timeout: float) -> str:
+    """The first DAG (by id) the API lists from the user's DAG file."""
+    deadline = time.monotonic() + timeout
+    name = dag.name if dag else ""
+    while time.monotonic() < deadline:
+        _status, body = session.request("GET", "/dags?limit=100")
+        dags = body.get("dags", []) if isinstance(body, dict) else []
+        ids = sorted(d["dag_id"] for d in dags if str(d.get("fileloc", "")).endswith(name))
+        if ids:
+            return str(ids[0])
+        time.sleep(3)
+    raise ProbeFailed(f"no DAG from {name} was parsed within {timeout:g} s")
 
 
 def run_dag(session: ApiSession, dag_id: str, timeout: float) -> dict[str, Any]:

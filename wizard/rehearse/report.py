@@ -75,7 +75,7 @@ def table(result: Result) -> str:
     out = [f"{header[0]:<{widths[0]}}  {header[1]:<{widths[1]}}  {header[2]:<{widths[2]}}  secs"]
     for (name, started, health, seconds), row in zip(lines, result.rows, strict=True):
         out.append(f"{name:<{widths[0]}}  {started:<{widths[1]}}  {health:<{widths[2]}}  {seconds}")
-        if row.detail and not row.ok:
+        if row.detail:  # why it failed; where it is, for what holds
             out.extend(f"    {part}" for part in row.detail.splitlines()[-6:])
     if result.ok:
         out.append(f"verdict: every component and check holds ({result.ran}, {result.runtime})")

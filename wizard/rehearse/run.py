@@ -5,34 +5,42 @@ stopped by `stop()` (the CLI calls it on exit and on Ctrl+C)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from wizard.airflow_versions import MIGRATE_COMPONENT
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput
 from wizard.rehearse import probes
-from wizard.rehearse.plan import LOCAL_BROKER, ContainerPlan, LocalSetup, make_plan
+from wizard.rehearse.plan import LOCAL_BROKER, ContainerPlan, LocalSetup, Rewrite, make_plan
 from wizard.rehearse.processes import CheckResult, Container, Runnable, run_shell
 from wizard.rehearse.report import Result, Row
 from wizard.rehearse.services import Postgres, Redis, S3Emulator, free_port
 from wizard.rehearse.values import local_values, wants_tls
+
+T = TypeVar("T")
+
+TIMEOUT_SCALE_VARIABLE = "AIRFLOW_ECS_WIZARD_REHEARSE_TIMEOUT_SCALE"
+"""Multiplies every health check's timeout (default 1): for a machine so busy that an `airflow`
+command takes longer to start than the check allows. Listed as relaxed when not 1."""
 
 SAMPLE_DAG = Path(__file__).resolve().parent.parent / "data" / "rehearsal_dag.py"
 SAMPLE_DAG_ID = "airflow_ecs_wizard_rehearsal"
 SAMPLE_MARKER = "airflow-ecs-wizard rehearsal task ran"
 MIGRATE_TIMEOUT = 900.0
 DAG_TIMEOUT = 600.0
-PROBE_SECONDS = 5.0
-"""How often a health check runs here (ECS: every `interval`); its retries and startPeriod
-are the definition's own."""
+PROBE_SECONDS = 10.0
+"""The pause between a component's health checks here (ECS: its `interval`, 30 s by default);
+its timeout, retries and startPeriod are the definition's own."""
 
 
 class Rehearsal:
@@ -62,6 +70,7 @@ class Rehearsal:
                 title="No DAG file",
                 hint="Give the path of one DAG file (.py), or leave --dag out for the sample.",
             )
+        self.timeout_scale = _timeout_scale()
         self.config = config
         self.artifacts = artifacts or render_artifacts(config, config.account_id or "123456789012")
         self.runtime = runtime
@@ -75,6 +84,8 @@ class Rehearsal:
         self.envs: dict[str, dict[str, str]] = {}
         self.admin_password = ""
         self.venv = Path()
+        self._stopping = threading.Event()
+        self._slots = threading.Semaphore(max(1, (os.cpu_count() or 2) // 2))
 
     # -- the whole run --------------------------------------------------------------------
 
@@ -113,9 +124,11 @@ class Rehearsal:
                 "postgres_folder": str(postgres.root),
             },
         )
-        base = {**base, **_aws_environment(s3.endpoint_for(host))}
-        if redis.ca_file is not None:
+        base = {**base, **s3.task_role_environment(host)}
+        if redis.ca_file is not None:  # rediss://…?ssl_cert_reqs=required: trust the local CA
             base["SSL_CERT_FILE"] = self.shared_path(redis.ca_file)
+            before = "SSL_CERT_FILE (the broker's CA: ElastiCache's is public)"
+            result.rewrites.append(Rewrite("endpoint", "*", before, base["SSL_CERT_FILE"]))
         for container in plan.containers:
             env = {**base, **container.environment}
             if self.runtime == "venv":
@@ -176,10 +189,10 @@ class Rehearsal:
         for service in (postgres, redis, s3):
             self.services.append(service)
             service.start()
-        _create_bucket(s3.endpoint, self.config.remote_log_folder)
+        s3.create_bucket(self.config.remote_log_folder)
         self.report(
-            f"PostgreSQL on 127.0.0.1:{postgres.port}, Redis on 127.0.0.1:{redis.port}, "
-            f"S3 emulator at {s3.endpoint}"
+            f"PostgreSQL on 127.0.0.1:{postgres.port} ({postgres.root}), Redis on "
+            f"127.0.0.1:{redis.port}, S3 emulator at {s3.endpoint}; logs in {self.folder}/logs"
         )
         return postgres, redis, s3
 
@@ -190,6 +203,10 @@ class Rehearsal:
 
     def _relaxed(self) -> list[str]:
         notes = []
+        if self.timeout_scale != 1:
+            notes.append(
+                f"health checks: timeouts x{self.timeout_scale:g} ({TIMEOUT_SCALE_VARIABLE})"
+            )
         if not self._database_tls():
             notes.append(
                 "database: the launch's URL does not require TLS (sslmode); the local server "
@@ -218,12 +235,44 @@ class Rehearsal:
 
     def _services(self, plan: Any, result: Result) -> None:
         services = [c for c in plan.containers if c.long_running]
-        self.report("starting " + ", ".join(c.component for c in services))
         for container in services:
             self.containers[container.component].start(self.folder)
-        with ThreadPoolExecutor(max_workers=len(services)) as pool:
-            rows = list(pool.map(self._settle, services))
-        result.rows.extend(rows)
+        started = [f"{c.component} (pid {self.containers[c.component].pid})" for c in services]
+        self.report("started " + ", ".join(started))
+        result.rows.extend(self._in_parallel(self._settle, services))
+
+    def _probe(self, component: str, command: str, timeout: float) -> CheckResult:
+        """One health check, when a slot is free: most checks start an `airflow` or `celery`
+        command (seconds of CPU each), and several at once on a small machine would each
+        outlast their timeout. The timeout counts from the check's start, as on ECS."""
+        while not self._slots.acquire(timeout=1):
+            if self._stopping.is_set():
+                return CheckResult(False, "interrupted")
+        try:
+            outcome = self.check(component, command, timeout * self.timeout_scale)
+        finally:
+            self._slots.release()
+        if outcome.output.startswith("timed out") and self.timeout_scale == 1:
+            load, cores = os.getloadavg()[0], os.cpu_count() or 1
+            outcome.output += (
+                f" (load average {load:.1f} on {cores} cores; on a machine this busy, "
+                f"{TIMEOUT_SCALE_VARIABLE}=3 gives the checks longer)"
+            )
+        return outcome
+
+    def _in_parallel(
+        self, work: Callable[[ContainerPlan], T], items: list[ContainerPlan]
+    ) -> list[T]:
+        """`work` on each item in threads; on Ctrl+C the threads are told to stop at once
+        (a `with` pool would first wait for every health check to end)."""
+        pool = ThreadPoolExecutor(max_workers=len(items))
+        try:
+            return list(pool.map(work, items))
+        except BaseException:
+            self._stopping.set()
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _settle(self, plan: ContainerPlan) -> Row:
         """Wait until the component's own health check passes, it exits, or ECS would call it
@@ -242,7 +291,7 @@ class Rehearsal:
                 if elapsed > 30:
                     return Row(plan.component, True, "up (no health check)", elapsed, True)
             else:
-                outcome = self.check(plan.component, command, timeout)
+                outcome = self._probe(plan.component, command, timeout)
                 elapsed = time.monotonic() - container.started_at
                 if outcome.passed and container.exit_code() is None:
                     return Row(plan.component, True, "healthy", elapsed, True)
@@ -252,7 +301,8 @@ class Rehearsal:
                     if failures >= retries:
                         detail = f"health check: {command}\n{last}\n{container.tail(3)}"
                         return Row(plan.component, True, "unhealthy", elapsed, False, detail)
-            time.sleep(PROBE_SECONDS)
+            if self._stopping.wait(PROBE_SECONDS):
+                return Row(plan.component, True, "interrupted", elapsed, False)
 
     def _probes(self, plan: Any, s3_endpoint: str, port: int, result: Result) -> None:
         base = f"http://127.0.0.1:{port}"
@@ -270,7 +320,7 @@ class Rehearsal:
         result.rows.append(Row("admin login", True, f"ok ({how})", elapsed, True))
         started = time.monotonic()
         try:
-            dag_id = dag_id or _first_dag(session, self.dag)
+            dag_id = dag_id or probes.first_dag(session, self.dag, DAG_TIMEOUT)
             probes.wait_for_dag(session, dag_id, DAG_TIMEOUT)
             run = probes.run_dag(session, dag_id, DAG_TIMEOUT)
         except (probes.ProbeFailed, OSError) as error:
@@ -291,8 +341,9 @@ class Rehearsal:
             result.rows.append(Row("remote log", True, "missing", elapsed, False, detail))
             return
         ok = self.dag is not None or SAMPLE_MARKER in text
-        health = f"s3://{folder.removeprefix('s3://').split('/')[0]}/{key}"
-        detail = "" if ok else f"the log has no line '{SAMPLE_MARKER}':\n{text[-600:]}"
+        where = f"s3://{folder.removeprefix('s3://').split('/')[0]}/{key}"
+        health = "in S3" if ok else "incomplete"
+        detail = where if ok else f"{where} has no line '{SAMPLE_MARKER}':\n{text[-600:]}"
         result.rows.append(Row("remote log", True, health, time.monotonic() - started, ok, detail))
 
     def _upload_errors(self) -> str:
@@ -320,63 +371,50 @@ class Rehearsal:
                     return name, f"exited {code} after it was healthy\n{runnable.tail()}"
                 if command is None:
                     return name, ""
-                outcome = self.check(name, command, float(check.get("timeout", 30)))
+                outcome = self._probe(name, command, float(check.get("timeout", 30)))
                 if outcome.passed:
                     return name, ""
                 time.sleep(PROBE_SECONDS)
             return name, f"health check failed after it was healthy: {command}\n{outcome.output}"
 
         services = [c for c in plan.containers if c.long_running]
-        with ThreadPoolExecutor(max_workers=len(services)) as pool:
-            problems = dict(pool.map(check, services))
+        problems = dict(self._in_parallel(check, services))
         for row in result.rows:
             if problems.get(row.component):
                 row.ok, row.health, row.detail = False, "stopped", problems[row.component]
 
     # -- clean-up ---------------------------------------------------------------------------
 
-    def stop(self) -> None:
-        """Stop every component and service this rehearsal started; remove its folder."""
+    def stop(self, *, keep_logs: bool = False) -> None:
+        """Stop every component and service this rehearsal started; remove its folder (but
+        the components' logs, with `keep_logs`: what a failed rehearsal is read from)."""
+        self._stopping.set()
         for container in reversed(list(self.containers.values())):
             container.stop()
         for service in reversed(self.services):
             service.stop()
         self.containers.clear()
         self.services.clear()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not keep_logs:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return
+        for entry in self.folder.iterdir():
+            if entry.is_dir() and entry.name != "logs":
+                shutil.rmtree(entry, ignore_errors=True)
+            elif not entry.is_dir():
+                entry.unlink()
 
 
-def _aws_environment(endpoint: str) -> dict[str, str]:
-    """What ECS gives a task for S3 (the task role's credentials), pointed at the emulator."""
-    return {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "rehearsal",
-        "AWS_SECRET_ACCESS_KEY": "rehearsal",
-    }
-
-
-def _create_bucket(endpoint: str, folder: str) -> None:
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="rehearsal",
-        aws_secret_access_key="rehearsal",
-    )
-    s3.create_bucket(Bucket=folder.removeprefix("s3://").split("/")[0])
-
-
-def _first_dag(session: probes.ApiSession, dag: Path | None) -> str:
-    """The first DAG (by id) the API lists from the user's file."""
-    deadline = time.monotonic() + DAG_TIMEOUT
-    name = dag.name if dag else ""
-    while time.monotonic() < deadline:
-        _status, body = session.request("GET", "/dags?limit=100")
-        dags = body.get("dags", []) if isinstance(body, dict) else []
-        ids = sorted(d["dag_id"] for d in dags if str(d.get("fileloc", "")).endswith(name))
-        if ids:
-            return str(ids[0])
-        time.sleep(3)
-    raise probes.ProbeFailed(f"no DAG from {name} was parsed within {DAG_TIMEOUT:g} s")
+def _timeout_scale() -> float:
+    text = os.environ.get(TIMEOUT_SCALE_VARIABLE, "1")
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = 0.0
+    if not 1 <= scale <= 10:
+        raise BadInput(
+            f"{TIMEOUT_SCALE_VARIABLE}={text!r} is not a number from 1 to 10",
+            title="Bad timeout scale",
+            hint=f"Unset {TIMEOUT_SCALE_VARIABLE}, or set it to e.g. 3 on a slow machine.",
+        )
+    return scale

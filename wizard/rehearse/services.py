@@ -264,6 +264,27 @@ class S3Emulator:
         """Its URL as seen from `host`'s side (the containers')."""
         return f"http://{host}:{self.port}"
 
+    def task_role_environment(self, host: str) -> dict[str, str]:
+        """What ECS gives a task for S3 (the task role's credentials), pointed at this."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_for(host),
+            "AWS_ACCESS_KEY_ID": "rehearsal",
+            "AWS_SECRET_ACCESS_KEY": "rehearsal",
+        }
+
+    def create_bucket(self, folder: str) -> None:
+        """The bucket of an s3:// folder."""
+        import boto3
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="rehearsal",
+            aws_secret_access_key="rehearsal",
+        )
+        s3.create_bucket(Bucket=folder.removeprefix("s3://").split("/")[0])
+
     def start(self, *, timeout: float = 60.0) -> None:
         """Start it and wait until it answers."""
         self.root.mkdir(parents=True, exist_ok=True)
