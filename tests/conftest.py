@@ -14,6 +14,41 @@ import pytest
 from wizard.config import LaunchConfig
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "breaks_aws_rule(name, ...): the test breaks these rules of tests/aws_rules.py on purpose",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test, so fixtures can tell whether the test passed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _aws_rules(request: pytest.FixtureRequest) -> Any:
+    """After every test that used the emulator and passed, the calls it made keep AWS's rules
+    (tests/aws_rules.py): what moto accepts and AWS would refuse fails the test here."""
+    if "aws_endpoint" not in request.fixturenames:
+        yield
+        return
+    from tests.aws_rules import recording, violations
+
+    skip = [name for marker in request.node.iter_markers("breaks_aws_rule") for name in marker.args]
+    with recording() as evidence:
+        yield
+    report = getattr(request.node, "report_call", None)
+    if report is None or not report.passed:
+        return
+    broken = violations(evidence, skip=skip)
+    if broken:
+        pytest.fail("the launch breaks AWS's rules:\n" + "\n".join(broken), pytrace=False)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish() -> None:
     """Collect the session's garbage once, then freeze what is left: pytest's own clean-up

@@ -7,6 +7,9 @@ botocore's standard mode. Two hooks sit on the session itself, so no code path c
 - a **read-only guard** (dry-run and `plan`): any operation that is not a read is refused before
   a request is built, so nothing can be changed by mistake;
 - a **call recorder**: how many calls of each operation were made (tests and benchmarks read it).
+
+Tests may also observe every call with its parameters (`observe_calls`), to check the calls a
+launch made against AWS's own rules where the emulator accepts what AWS would refuse.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +117,29 @@ class CallRecorder:
             self._counts.clear()
 
 
+CallObserver = Callable[[str, str, dict[str, Any], str, str], None]
+"""Receives `(service, operation, params, region, endpoint_url)` for every call of every `Aws`."""
+
+_observers: list[CallObserver] = []
+_observers_lock = threading.Lock()
+
+
+@contextmanager
+def observe_calls(observer: CallObserver) -> Iterator[None]:
+    """Pass every API call made while the block runs, with its parameters, to `observer`.
+
+    For tests: the parameters may hold secret values (`PutParameter`), so they are handed over
+    in memory and never kept here.
+    """
+    with _observers_lock:
+        _observers.append(observer)
+    try:
+        yield
+    finally:
+        with _observers_lock:
+            _observers.remove(observer)
+
+
 class Aws:
     """boto3 clients for one launch, sharing one session and its guard and recorder.
 
@@ -138,6 +166,7 @@ class Aws:
         self._lock = threading.Lock()
         events = self._session.events
         events.register("before-call.*.*", self._before_call)
+        events.register("before-parameter-build.*.*", self._observe)
 
     @property
     def region(self) -> str:
@@ -166,6 +195,13 @@ class Aws:
     def register(self, event: str, handler: Any) -> None:
         """Add a botocore event handler to every client of this session (tests inject faults)."""
         self._session.events.register(event, handler)
+
+    def _observe(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        if not _observers:
+            return
+        service = model.service_model.service_name
+        for observer in list(_observers):
+            observer(service, model.name, params, self.region, self.settings.endpoint_url)
 
     def _before_call(self, model: Any, **_: Any) -> None:
         service = model.service_model.service_name
