@@ -133,7 +133,7 @@ from airflow import DAG
 from airflow.operators.bash import BashOperator
 
 with DAG("users_own_dag", schedule=None, start_date=datetime.datetime(2024, 1, 1)) as dag:
-    BashOperator(task_id="say", bash_command="echo the user's DAG ran")
+    BashOperator(task_id="say", bash_command="echo the users DAG ran")
 """
 
 
@@ -148,12 +148,14 @@ def test_example_config_rehearses_on_airflow_2_11(
     )
     (tmp_path / "users_dag.py").write_text(USER_DAG)
     rehearsal = Rehearsal(config, dag=tmp_path / "users_dag.py", report=lambda message: None)
+    result = None
     try:
         result = rehearsal.run()
     finally:
-        rehearsal.stop()
+        rehearsal.stop(keep_logs=result is not None and not result.ok)
     data = json.loads(result.to_json())
-    assert result.ok, json.dumps(data["rows"], indent=1)
+    logs = f"(logs kept in {rehearsal.folder / 'logs'})"
+    assert result.ok, json.dumps(data["rows"], indent=1) + logs
     rows = _rows(data)
     assert "dag run (users_own_dag)" in {row["component"] for row in data["rows"]}
     assert rows["admin login"]["health"] == "ok (login form)"
