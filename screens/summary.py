@@ -83,6 +83,7 @@ class SummaryScreen(Screen[None]):
                         f"Log in as {summary.admin_username}; fetch the password from SSM:\n"
                         f"  {summary.password_command}"
                     )
+                access += [f"Warning: {warning}" for warning in summary.warnings]
                 self.query_one("#summary-access", Static).update("\n".join(access))
                 for row in summary.created:
                     link = (

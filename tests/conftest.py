@@ -13,6 +13,8 @@ import pytest
 
 from wizard.config import LaunchConfig
 
+pytest_plugins = ["tests.network_fixtures"]  # `seeded` and `config`: the network tests' VPC
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -44,7 +46,9 @@ def _aws_rules(request: pytest.FixtureRequest) -> Any:
     report = getattr(request.node, "report_call", None)
     if report is None or not report.passed:
         return
-    broken = violations(evidence, skip=skip)
+    with pytest.MonkeyPatch.context() as patch:  # the test's own fake credentials are gone
+        _fake_credentials(patch)  # by now, and rules may read the emulator (Evidence.aws)
+        broken = violations(evidence, skip=skip)
     if broken:
         pytest.fail("the launch breaks AWS's rules:\n" + "\n".join(broken), pytrace=False)
 
@@ -119,11 +123,31 @@ def postgres() -> Any:
 
 
 @pytest.fixture(scope="session")
+def ssl_postgres() -> Any:
+    """A real PostgreSQL server with `ssl=on` (self-signed certificate: `ca_file`), where every
+    role but the admin must connect over TLS."""
+    from tests.services import postgres_server
+
+    with postgres_server(ssl=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def redis() -> Any:
     """A real Redis server for the whole session."""
     from tests.services import redis_server
 
     with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def secure_redis() -> Any:
+    """A real Redis server for the whole session that wants an AUTH token (`requirepass`) and
+    speaks only TLS, with a self-signed certificate (`ca_file`) for 127.0.0.1."""
+    from tests.services import redis_server
+
+    with redis_server(password="elasticache-like-token-0123456789abcdef", tls=True) as server:
         yield server
 
 
@@ -138,8 +162,12 @@ def moto_server() -> Any:
     from moto.server import ThreadedMotoServer
 
     from tests.services import free_port
+    from wizard.instance_refresh_gap import fill_instance_refresh_gap
+    from wizard.sandbox import fill_change_set_gap
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    fill_change_set_gap()  # the emulator's gaps, filled as the sandbox's emulator fills them
+    fill_instance_refresh_gap()
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -148,17 +176,22 @@ def moto_server() -> Any:
     server.stop()
 
 
-@pytest.fixture
-def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A clean emulator (reset before the test) and fake credentials, never a real account's."""
-    import urllib.request
-
+def _fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials for the emulator, and none of a real account's."""
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+
+@pytest.fixture
+def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A clean emulator (reset before the test) and fake credentials, never a real account's."""
+    import urllib.request
+
+    _fake_credentials(monkeypatch)
     request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
     urllib.request.urlopen(request).close()
     return moto_server

@@ -106,3 +106,33 @@ class _Raw:
     def read(self, *_: Any) -> bytes:
         body, self._body = self._body, b""
         return body
+
+
+def test_stop_ends_a_pause_and_refuses_the_next_call(aws_endpoint: str) -> None:
+    import threading
+
+    from wizard.aws import Interrupted
+
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=aws_endpoint))
+    sts = aws.client("sts")
+    sts.get_caller_identity()
+    pausing = threading.Event()
+    outcome: list[BaseException] = []
+
+    def long_pause() -> None:
+        pausing.set()
+        try:
+            aws.pause(3600)  # AWS's pace for an hour, unless stopped
+        except Interrupted as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=long_pause)
+    thread.start()
+    assert pausing.wait(timeout=30)
+    aws.stop.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and outcome[0].exit_code == 130
+    with pytest.raises(Interrupted):
+        sts.get_caller_identity()
+    assert aws.recorder.counts == {"sts.GetCallerIdentity": 1}  # the refused call never left

@@ -68,7 +68,7 @@ def test_minimal_config_gets_documented_defaults() -> None:
     assert config.secret_name("fernet_key") == "/airflow/air/fernet_key"
     assert config.secret_name("admin_password") == "/airflow/air/admin_password"
     assert config.role_arn("execution", "111122223333") == (
-        "arn:aws:iam::111122223333:role/air-execution"
+        "arn:aws:iam::111122223333:role/air-us-east-1-execution"
     )
     assert config.replication_group_id == "air"
     assert config.container_port("webserver") == 8080
@@ -259,9 +259,9 @@ def test_health_check_override_round_trips(make_config: Any) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    profile=st.text(max_size=30),
-    topic=st.text(max_size=30),
-    email=st.text(max_size=30),
+    profile=st.from_regex(r"[A-Za-z0-9_.+@:/-]{0,30}", fullmatch=True),
+    topic=st.from_regex(r"[A-Za-z0-9._-]{0,30}", fullmatch=True),
+    email=st.from_regex(r"[A-Za-z0-9_%+-]{1,10}@[a-z0-9]{1,10}\.[a-z]{2,5}", fullmatch=True),
     parallelism=st.integers(min_value=1, max_value=10000),
     environments=st.lists(
         st.sampled_from(["staging", "prod", "dev", "qa"]), min_size=1, unique=True

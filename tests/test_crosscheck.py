@@ -100,35 +100,12 @@ def test_sql_reading_another_password_parameter(
     assert message.startswith("database.sql: reads the Airflow user's password from ['other.")
 
 
-def test_broker_url_that_disagrees_with_redis(make_config: Callable[..., LaunchConfig]) -> None:
-    config = make_config(
-        redis__mode="existing", redis__endpoint="cache.internal", redis__transit_encryption=True
-    )
+@pytest.mark.parametrize("mode", ["new", "existing"])
+def test_the_broker_must_come_from_ssm(make_config: Callable[..., LaunchConfig], mode: str) -> None:
+    changes = {"redis__endpoint": "cache.internal"} if mode == "existing" else {}
+    config = make_config(redis__mode=mode, **changes)
     artifacts = render_artifacts(config)
     assert _messages(config, artifacts) == []
-    for bad, words in [
-        (
-            "redis://cache.internal:6379/1",
-            "uses redis:// but redis.transit_encryption needs rediss://",
-        ),
-        ("rediss://cache.internal:6379/1", "must verify the cache's certificate"),
-        ("rediss://cache.internal:6379/2?ssl_cert_reqs=required", "not redis.broker_db 1"),
-        ("rediss://other:6379/1?ssl_cert_reqs=required", "(redis.endpoint)"),
-    ]:
-        altered = dict(artifacts)
-
-        def set_broker(doc: dict[str, Any], url: str = bad) -> None:
-            for item in doc["containerDefinitions"][0]["environment"]:
-                if item["name"] == "AIRFLOW__CELERY__BROKER_URL":
-                    item["value"] = url
-
-        _edit_taskdef(altered, "taskdef-flower.json", set_broker)
-        (message,) = _messages(config, altered)
-        assert message.startswith("taskdef-flower.json: ") and words in message
-
-
-def test_new_cache_broker_must_come_from_ssm(rendered: tuple[LaunchConfig, dict[str, str]]) -> None:
-    config, artifacts = rendered
 
     def to_plain(doc: dict[str, Any]) -> None:
         container = doc["containerDefinitions"][0]

@@ -67,6 +67,16 @@ def _rows(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {row["component"].split(" (")[0]: row for row in data["rows"]}
 
 
+def _host_and_sql_rewrites(rewrites: list[dict[str, str]]) -> None:
+    """What the instance and SSM would provide is listed: the worker's private IP (the
+    bootstrap's host folder) and the stand-in answering database.sql's `aws ssm` call."""
+    assert {"kind": "hostname", "component": "worker", "after": "127.0.0.1"}.items() <= next(
+        r for r in rewrites if r["kind"] == "hostname" and r["component"] == "worker"
+    ).items()
+    assert any(r["kind"] == "mount" and "docker-airflow/host" in r["before"] for r in rewrites)
+    assert any("aws ssm get-parameter" in r["before"] for r in rewrites)
+
+
 def _form_login(ui: str, username: str, password: str, path: str) -> str:
     """Log in through the web login form as a browser would; the page it lands on."""
     jar = CookieJar()
@@ -109,7 +119,9 @@ def test_example_config_rehearses_on_airflow_3(example_path: Path) -> None:
             *("dag_processor", "admin login", "dag run", "remote log"),
         }
         assert rows["admin login"]["health"] == "ok (POST /auth/token)"
-        assert rows["dag run"]["health"].startswith("success on ")
+        # the worker's hostname_callable: the bootstrap's module, reading 127.0.0.1 here
+        assert rows["dag run"]["health"] == "success on 127.0.0.1"
+        _host_and_sql_rewrites(data["rewrites"])
         assert rows["remote log"]["health"] == "in S3"
         assert "/dag_id=airflow_ecs_wizard_rehearsal/" in rows["remote log"]["detail"]
         assert {rewrite["kind"] for rewrite in data["rewrites"]} <= ALLOWED_REWRITES
@@ -159,7 +171,8 @@ def test_example_config_rehearses_on_airflow_2_11(
     rows = _rows(data)
     assert "dag run (users_own_dag)" in {row["component"] for row in data["rows"]}
     assert rows["admin login"]["health"] == "ok (login form)"
-    assert rows["dag run"]["health"].startswith("success on ")
+    assert rows["dag run"]["health"] == "success on 127.0.0.1"
+    _host_and_sql_rewrites(data["rewrites"])
     assert rows["remote log"]["health"] == "in S3"
     assert "/dag_id=users_own_dag/" in rows["remote log"]["detail"]
     assert not any(rewrite["kind"] == "service-connect" for rewrite in data["rewrites"])

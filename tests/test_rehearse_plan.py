@@ -17,7 +17,7 @@ from wizard.config import LaunchConfig
 from wizard.errors import BadInput
 from wizard.rehearse import venv
 from wizard.rehearse.command import choose_runtime, docker_engine
-from wizard.rehearse.plan import LOCAL_BROKER, LocalSetup, make_plan, task_definitions
+from wizard.rehearse.plan import LocalSetup, make_plan, task_definitions, write_host_folder
 from wizard.rehearse.report import Result, Row, table
 from wizard.rehearse.values import local_values, wants_tls
 from wizard.render import render_artifacts
@@ -66,6 +66,11 @@ def test_plan_changes_only_what_ecs_provides(
             if name == "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
                 assert value == "http://airflow-api-server:8080/execution/"
                 assert changed == "http://127.0.0.1:41000/execution/"
+            elif name == "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT":
+                assert (value, changed) == ("8793", "41002")  # the fixed host port, here free
+            elif name == "PYTHONPATH" and container.component == "worker":
+                assert value == f"{home}/dags:/usr/lib/docker-airflow/host"  # + the host folder
+                assert changed == f"{dags}:{tmp_path / 'home' / 'host'}"
             elif value.startswith(f"{home}/dags"):
                 assert changed == value.replace(f"{home}/dags", dags)
             elif value.startswith(f"{home}/plugins"):
@@ -97,8 +102,10 @@ def test_docker_plan_keeps_the_definitions_as_they_are(
         assert set(container.mounts) == {
             f"{config.airflow.home}/plugins",
             f"{config.airflow.home}/dags",
+            *(["/usr/lib/docker-airflow/host"] if container.component == "worker" else []),
         }
-    assert {r.kind for r in plan.rewrites} == {"port", "mount", "endpoint"}
+    assert {r.kind for r in plan.rewrites} == {"port", "mount", "endpoint", "hostname"}
+    assert [r.component for r in plan.rewrites if r.kind == "hostname"] == ["worker"]
 
 
 def test_plan_on_2_11_uses_the_webserver_port_option(
@@ -114,14 +121,67 @@ def test_plan_on_2_11_uses_the_webserver_port_option(
     )
 
 
-def test_existing_broker_endpoint_points_at_the_local_redis(
+def test_worker_host_folder_is_what_the_bootstrap_leaves(
     make_config: Callable[..., LaunchConfig], tmp_path: Path
 ) -> None:
-    config = make_config(redis__mode="existing", redis__endpoint="cache.example.internal:6379")
+    """The worker's hostname_callable imports the module the launch's bootstrap.sh writes into
+    /usr/lib/docker-airflow/host, reading the instance's private IP there: the rehearsal leaves
+    the rendered module and 127.0.0.1 in the mount's local folder, and lists it."""
+    import subprocess
+    import sys
+
+    config = make_config()
     artifacts, _ = _definitions(config)
     plan = make_plan(config, artifacts, _local(tmp_path))
-    assert plan.container("worker").environment["AIRFLOW__CELERY__BROKER_URL"] == LOCAL_BROKER
-    assert any(r.before == "redis://cache.example.internal:6379/1" for r in plan.rewrites)
+    write_host_folder(plan, artifacts, "127.0.0.1")
+    folder = Path(plan.container("worker").mounts["/usr/lib/docker-airflow/host"])
+    assert folder == tmp_path / "home" / "host"
+    assert (folder / "private-ip").read_text() == "127.0.0.1\n"
+    worker = plan.container("worker")
+    callable_name = worker.environment["AIRFLOW__CORE__HOSTNAME_CALLABLE"]
+    module, _, function = callable_name.rpartition(".")
+    reported = subprocess.run(
+        [sys.executable, "-c", f"import {module}; print({module}.{function}())"],
+        env={"PYTHONPATH": worker.environment["PYTHONPATH"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert reported.stdout == "127.0.0.1\n"
+    assert any(
+        r.kind == "hostname" and r.component == "worker" and r.after == "127.0.0.1"
+        for r in plan.rewrites
+    )
+    assert any(
+        r.kind == "mount" and r.before == "host /usr/lib/docker-airflow/host" for r in plan.rewrites
+    )
+    broken = {**artifacts, "bootstrap.sh": artifacts["bootstrap.sh"].replace("PYTHON", "PY")}
+    with pytest.raises(ValueError, match="airflow_ecs_host"):
+        write_host_folder(plan, broken, "127.0.0.1")
+
+
+def test_broker_url_is_a_local_secret_with_the_launchs_tls_and_auth(
+    make_config: Callable[..., LaunchConfig],
+) -> None:
+    """The broker URL is a SecureString now: the rehearsal makes its value, pointing at the
+    local Redis with the launch's TLS and AUTH settings; nothing in the environment changes."""
+    config = make_config(redis__transit_encryption=True)
+    _, definitions = _definitions(config)
+    worker = definitions["worker"]["containerDefinitions"][0]
+    assert "AIRFLOW__CELERY__BROKER_URL" not in {p["name"] for p in worker["environment"]}
+    parameter = {p["name"]: p["valueFrom"] for p in worker["secrets"]}[
+        "AIRFLOW__CELERY__BROKER_URL"
+    ]
+    values = local_values(config, "127.0.0.1", 5999, "127.0.0.1:6999", redis_token="tok-en")
+    assert (
+        values.by_parameter[parameter] == "rediss://:tok-en@127.0.0.1:6999/1?ssl_cert_reqs=required"
+    )
+    assert values.by_parameter[config.secret_name("redis_auth_token")] == "tok-en"
+    plain = make_config(redis__transit_encryption=False)
+    assert (
+        local_values(plain, "h", 1, "127.0.0.1:6999").by_parameter[plain.secret_name("broker_url")]
+        == "redis://127.0.0.1:6999/1"
+    )
 
 
 def test_local_values_use_the_launchs_own_url_shapes(
@@ -134,8 +194,16 @@ def test_local_values_use_the_launchs_own_url_shapes(
         by[config.secret_name("broker_url")] == "rediss://127.0.0.1:6999/1?ssl_cert_reqs=required"
     )
     assert by[config.secret_name("sql_alchemy_conn")].startswith("postgresql+psycopg2://airflow:")
-    assert by[config.secret_name("sql_alchemy_conn")].endswith("@127.0.0.1:5999/airflow")
+    assert by[config.secret_name("sql_alchemy_conn")].endswith(
+        "@127.0.0.1:5999/airflow?sslmode=require"
+    )
     assert values.admin_password and values.admin_password != values.db_password
+    # verify-full against the RDS bundle in the image: here, against the local server's
+    verified = make_config(database__ca_bundle="/etc/ssl/certs/rds-global-bundle.pem")
+    url = local_values(verified, "127.0.0.1", 5999, "h:1", database_ca="/r/ca.pem").by_parameter[
+        verified.secret_name("sql_alchemy_conn")
+    ]
+    assert url.endswith("@127.0.0.1:5999/airflow?sslmode=verify-full&sslrootcert=/r/ca.pem")
     assert wants_tls("postgresql://u:p@h/db?sslmode=require")
     assert not wants_tls("postgresql://u:p@h/db") and not wants_tls(
         "postgresql://h/db?sslmode=prefer"
@@ -252,8 +320,11 @@ def test_table_and_json_name_what_failed() -> None:
 def test_local_postgres_with_tls_runs_database_sql(
     make_config: Callable[..., LaunchConfig], tmp_path: Path
 ) -> None:
-    """The launch's own database.sql against the rehearsal's server, and the Airflow user
-    logs in only with its password over TLS (as the launch's URL would ask)."""
+    """The launch's own database.sql against the rehearsal's server, reading the Airflow
+    user's password with its own `aws ssm get-parameter` (answered by the rehearsal's stand-in);
+    the user logs in only with that password over TLS (as the launch's URL would ask). A script
+    that asks SSM for a parameter the rehearsal did not make fails by name."""
+    from wizard.errors import WizardError
     from wizard.rehearse.services import Postgres
 
     if not list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")):
@@ -261,13 +332,14 @@ def test_local_postgres_with_tls_runs_database_sql(
 
         missing("PostgreSQL")
     config = make_config()
+    script = render_artifacts(config, "123456789012")["database.sql"]
+    assert "`aws ssm get-parameter" in script
     server = Postgres(require_tls=True)
     try:
         server.start()
-        server.run_script(
-            render_artifacts(config, "123456789012")["database.sql"],
-            {"airflow_password": "s3cret'x"},
-        )
+        with pytest.raises(WizardError, match=r"ParameterNotFound: .*db_password"):
+            server.run_script(script, {"some.other.parameter": "x"})
+        server.run_script(script, {config.secret_name("db_password"): "s3cret'x"})
         dsn = f"host=127.0.0.1 port={server.port} dbname=airflow user=airflow"
         with psycopg.connect(f"{dsn} password=s3cret'x sslmode=require") as conn:
             assert conn.execute(

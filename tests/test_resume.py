@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ def _assert_exactly_once(found: dict[str, Any], config: LaunchConfig) -> None:
     assert found["caches"] == [config.replication_group_id]
     assert len(found["launch groups"]) == len(set(found["launch groups"]))
     roles = found["roles"]
-    assert {f"{config.name}-execution", f"{config.name}-task"} <= set(roles)
+    assert {config.role_name("execution"), config.role_name("task")} <= set(roles)
     assert len([r for r in roles if r.startswith(f"{config.name}-cluster-InstanceRole")]) == 1
     assert found["balancers"] == [f"{config.name}-web"]
     assert found["target groups"] == [f"{config.name}-web"]
@@ -107,6 +108,9 @@ KILL_POINTS = [
     "after-call:elasticache.DescribeReplicationGroups",  # in the middle of the cache's wait
     "event:secrets:applied",  # between steps
     "after-call:ecs.CreateService",  # the last step, half done
+    "after-call:s3.CreateBucket",  # untagged until the next call: the intent says it is ours
+    "after-call:ssm.PutParameter",  # the Fernet key, tagged in the same call
+    "after-call:ecs.RegisterTaskDefinition",  # a revision the state never heard of
 ]
 
 
@@ -126,7 +130,35 @@ def test_sigkill_then_apply_again_completes_with_everything_once(
     resumed = _driver(config_path, state_path)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
     _assert_exactly_once(_inventory(launch_config), launch_config)
-    assert set(StateFile.open(state_path).applied_steps()) == set(STEPS)
+    state = StateFile.open(state_path)
+    assert set(state.applied_steps()) == set(STEPS)
+    records = state.created_resources(created_only=False)
+    assert {(r.kind, r.id) for r in records if not r.created} == {("rds:instance", "staging-rds")}
+    assert Counter(r.kind for r in records) == EXPECTED_KINDS
+
+
+EXPECTED_KINDS = Counter(
+    {
+        "cloudformation:stack": 1,
+        "ec2:security-group": 3,
+        "ec2:security-group-rule": 6,
+        "ecs:service": 6,
+        "ecs:task-definition": 7,
+        "elasticache:replication-group": 1,
+        "elasticache:subnet-group": 1,
+        "elbv2:listener": 1,
+        "elbv2:load-balancer": 1,
+        "elbv2:target-group": 1,
+        "iam:role": 2,
+        "iam:role-policy": 2,
+        "rds:instance": 1,
+        "s3:bucket": 1,
+        "s3:object": 9,
+        "servicediscovery:namespace": 1,
+        "ssm:parameter": 8,
+    }
+)
+"""What the example launch records (all created by it but the database it names)."""
 
 
 class Crash(Exception):
@@ -177,7 +209,12 @@ def test_resources_are_adopted_when_the_state_never_heard_of_them(
     monkeypatch.setattr(StateFile, "record_resource", forgetful)
     _, first = _apply(launch_config, state_path)
     assert first.ok
-    assert StateFile.open(state_path).created_resources(created_only=False) == []
+    # only the intents saved before the creates AWS cannot tag are left
+    left = StateFile.open(state_path).created_resources(created_only=False)
+    assert sorted((r.kind, r.id) for r in left) == [
+        ("iam:role-policy", f"{launch_config.role_name(role)}/{launch_config.policy_name}")
+        for role in ("execution", "task")
+    ] + [("s3:bucket", launch_config.s3.bucket)]
     monkeypatch.setattr(StateFile, "record_resource", original)
 
     again, second = _apply(launch_config, state_path)
@@ -185,3 +222,7 @@ def test_resources_are_adopted_when_the_state_never_heard_of_them(
     creates = [call for call in again.aws.recorder.mutating() if ".Create" in call]
     assert creates == []
     _assert_exactly_once(_inventory(launch_config), launch_config)
+    # each is the launch's own, by its tag or the intent: only the named database is adopted
+    records = StateFile.open(state_path).created_resources(created_only=False)
+    assert {(r.kind, r.id) for r in records if not r.created} == {("rds:instance", "staging-rds")}
+    assert Counter(r.kind for r in records) == EXPECTED_KINDS

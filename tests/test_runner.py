@@ -97,3 +97,20 @@ def test_done_steps_are_not_run_again_and_only_runs_the_named() -> None:
     ran.clear()
     result = run_steps(GRAPH, lambda name, _: ran.append(name), only=["cluster"], done=["account"])
     assert ran == [] and result.skipped == ["cluster"]
+
+
+def test_once_stopped_no_further_step_starts() -> None:
+    stop = threading.Event()
+    ran: list[str] = []
+
+    def apply(name: str, progress: Callable[[str], None]) -> None:
+        ran.append(name)
+        if name == "a":
+            stop.set()  # Ctrl-C while a runs: a finishes, nothing after it starts
+
+    events: list[StepEvent] = []
+    result = run_steps({"a": [], "b": ["a"], "c": ["b"]}, apply, on_event=events.append, stop=stop)
+    assert ran == ["a"] and result.applied == ["a"]
+    assert result.skipped == ["b", "c"] and not result.ok
+    skipped = [(e.step, e.message) for e in events if e.kind == "skipped"]
+    assert skipped == [("b", "not started: interrupted"), ("c", "not started: interrupted")]

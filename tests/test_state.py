@@ -13,6 +13,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -408,3 +409,193 @@ def test_fail_and_reset_lose_nothing(state: StateFile, state_path: Path) -> None
 def test_unknown_step_reads_as_pending_without_being_stored(state: StateFile) -> None:
     assert state.step("services").status == "pending"
     assert "services" not in state.state.steps and state.summary_rows() == []
+
+
+def test_a_symlink_to_the_state_shares_its_lock_and_its_file(
+    state: StateFile, state_path: Path, tmp_path: Path
+) -> None:
+    link = tmp_path / "elsewhere" / "link.state.json"
+    link.parent.mkdir()
+    link.symlink_to(state_path)
+    through_link = StateFile.open(link)
+    with state.lock("apply through the path"):
+        with pytest.raises(BadInput) as refused, through_link.lock("apply through the link"):
+            pass
+        assert "apply through the path" in str(refused.value)
+    with through_link.lock("apply through the link"):
+        with pytest.raises(BadInput, match="apply through the link"), state.lock("apply"):
+            pass
+        through_link.set_outputs("image", tag="v3")
+    assert link.is_symlink() and os.readlink(link) == str(state_path)  # still a link
+    assert StateFile.open(state_path).step("image").outputs == {"tag": "v3"}
+    assert stat.S_IMODE(state_path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in link.parent.iterdir()) == ["link.state.json"]
+
+
+def test_a_process_holding_the_lock_through_a_link_refuses_the_path(
+    state: StateFile, state_path: Path, tmp_path: Path
+) -> None:
+    link = tmp_path / "link.state.json"
+    link.symlink_to(state_path.name)  # relative, as `ln -s` is often used
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(link)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "locked\n"
+        with pytest.raises(BadInput) as refused, state.lock("apply"):
+            pass
+        assert f"being applied by pid {child.pid} on host" in str(refused.value)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+def _with_resource(state: StateFile) -> dict[str, Any]:
+    state.record_resource("image", Resource(kind="ecr:repository", id="zdp", created=True))
+    document: dict[str, Any] = json.loads(state.path.read_text())
+    return document
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda d: d["steps"]["image"]["resources"][0].update(created="yes"), "created"),
+        (lambda d: d["steps"]["image"]["resources"][0].update(created=1), "created"),
+        (lambda d: d["steps"]["image"]["resources"][0].update(region="../x"), "region"),
+        (lambda d: d.update(schema_version="1"), "no schema_version"),
+        (lambda d: d.update(region="us-east-1; rm"), "region"),
+        (lambda d: d["steps"]["image"].update(status=None), "status"),
+    ],
+    ids=["created-yes", "created-1", "resource-region", "version-text", "region", "status-null"],
+)
+def test_values_of_another_type_are_refused_not_coerced(
+    state: StateFile, state_path: Path, damage: Callable[[dict[str, Any]], None], words: str
+) -> None:
+    document = _with_resource(state)
+    damage(document)
+    state_path.write_text(json.dumps(document))
+    before = state_path.read_bytes()
+    with pytest.raises(BadInput) as refused:
+        StateFile.open(state_path)
+    assert refused.value.exit_code == 2 and words in refused.value.message
+    assert "not a state file" in refused.value.message
+    assert state_path.read_bytes() == before
+
+
+def test_a_key_given_twice_is_refused(state: StateFile, state_path: Path) -> None:
+    text = json.dumps(_with_resource(state), indent=2)
+    twice = text.replace('"created": true', '"created": true,\n "created": false', 1)
+    state_path.write_text(twice)
+    with pytest.raises(BadInput) as refused:
+        StateFile.open(state_path)
+    assert refused.value.exit_code == 2
+    assert "names 'created' twice" in refused.value.message
+    assert state_path.read_text() == twice
+
+
+def test_a_state_whose_resources_are_in_another_region_is_refused(
+    state: StateFile, state_path: Path
+) -> None:
+    document = _with_resource(state)
+    document["steps"]["image"]["resources"][0]["region"] = REGION
+    document["region"] = "us-west-2"  # edited: the launch's records are in eu-west-1
+    state_path.write_text(json.dumps(document))
+    edited = StateFile.open(state_path)
+    with pytest.raises(BadInput) as refused:
+        edited.check_target(ACCOUNT, "us-west-2")
+    assert refused.value.exit_code == 2
+    assert "says its launch is in us-west-2, but its resources were made in eu-west-1" in str(
+        refused.value
+    )
+
+
+def test_a_state_others_can_read_is_made_private_at_once_with_a_warning(
+    state: StateFile, state_path: Path
+) -> None:
+    os.chmod(state_path, 0o666)
+    result = subprocess.run(
+        [sys.executable, "-m", "wizard.cli", "status", "--state", str(state_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"warning: {state_path} was readable or writable by others (mode 0o666)" in (
+        result.stderr
+    )
+    assert stat.S_IMODE(state_path.stat().st_mode) == 0o600
+    again = subprocess.run(
+        [sys.executable, "-m", "wizard.cli", "status", "--state", str(state_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "warning" not in again.stderr
+
+
+def test_new_launch_folders_and_configs_are_private(
+    tmp_path: Path, make_config: Callable[..., Any]
+) -> None:
+    from wizard.config_file import save_config
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    previous = os.umask(0o022)
+    try:
+        config_path = shared / "launches" / "staging" / "launch.toml"
+        save_config(make_config(), config_path)
+        state_path = shared / "elsewhere" / "demo.state.json"
+        new_state(state_path)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(config_path.stat().st_mode) == 0o600
+    for folder in (config_path.parent, config_path.parent.parent, state_path.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # a folder that existed is left alone
+
+
+def test_a_schema_1_state_is_read_and_saved_as_the_current_schema(
+    state: StateFile, state_path: Path
+) -> None:
+    document = _with_resource(state)
+    document["schema_version"] = 1
+    del document["steps"]["image"]["intents"]  # schema 1 had none
+    state_path.write_text(json.dumps(document))
+    old = StateFile.open(state_path)
+    assert old.step("image").resources[0].id == "zdp" and old.step("image").intents == []
+    old.set_outputs("image", tag="v1")
+    assert json.loads(state_path.read_text())["schema_version"] == SCHEMA_VERSION == 2
+
+
+def test_an_intent_stands_until_its_record_and_counts_as_created(
+    state: StateFile, state_path: Path
+) -> None:
+    bucket = Resource(kind="s3:bucket", id="b", created=True, region=REGION)
+    state.record_intent("s3_layout", bucket)
+    state.record_intent("s3_layout", bucket)  # once
+    reread = StateFile.open(state_path)
+    assert reread.intended("s3:bucket", "b") and len(reread.step("s3_layout").intents) == 1
+    assert [(r.kind, r.id) for r in reread.created_resources()] == [("s3:bucket", "b")]
+
+    state.record_resource("s3_layout", bucket.model_copy(update={"created": True}))
+    reread = StateFile.open(state_path)
+    assert not reread.intended("s3:bucket", "b") and reread.step("s3_layout").intents == []
+    assert reread.recorded("s3:bucket", "b") is not None
+
+    state.record_intent("iam", Resource(kind="iam:role-policy", id="r/p", created=True))
+    state.drop_intent("iam", "iam:role-policy", "r/p")  # AWS refused: nothing was made
+    assert not StateFile.open(state_path).intended("iam:role-policy", "r/p")
+    state.record_intent("iam", Resource(kind="iam:role-policy", id="r/q", created=True))
+    state.forget_resource("iam:role-policy", "r/q")  # destroy deleted it
+    assert StateFile.open(state_path).created_resources() == [reread.recorded("s3:bucket", "b")]

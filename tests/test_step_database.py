@@ -6,14 +6,19 @@ PostgreSQL fixture (the tunnel case) and keeps an RDS instance in moto for the m
 
 from __future__ import annotations
 
+import base64
+import os
+import shlex
 import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from pydantic import ValidationError
 
 from tests.conftest import launch_state
 from tests.services import free_port
@@ -22,7 +27,7 @@ from wizard.config import LaunchConfig
 from wizard.errors import WizardError
 from wizard.state import StateFile, contains_secret
 from wizard.steps.base import StepContext
-from wizard.steps.database import DatabaseStep
+from wizard.steps.database import DatabaseStep, tls_query
 from wizard.steps.postgres import ADMIN_PASSWORD_ENV
 
 ACCOUNT = "123456789012"
@@ -161,7 +166,7 @@ def test_direct_sql_makes_a_database_the_airflow_user_can_use(
     assert encoding == ("UTF8",)
     host = instance["Endpoint"]["Address"]  # the tasks' address, not this machine's tunnel
     encoded = "p%2Fss%40word%2520-"
-    where = f"{user}:{encoded}{password[-6:]}@{host}:5432/{database}"
+    where = f"{user}:{encoded}{password[-6:]}@{host}:5432/{database}?sslmode=require"
     conn = _parameter(ctx, "sql_alchemy_conn")
     assert conn["Type"] == "SecureString"
     assert conn["Value"] == f"postgresql+psycopg2://{where}"
@@ -277,19 +282,43 @@ def test_mysql_direct_mode_asks_for_print_mode(config: Callable[..., LaunchConfi
     assert any('run_sql = "print"' in p for p in problems)
 
 
+def _recording_bin(tmp_path: Path, password: str, real: dict[str, str]) -> Path:
+    """A folder for PATH with a stand-in `aws` that prints `password` for `ssm get-parameter`,
+    and wrappers around the `real` clients; each records its command line in calls.txt."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = f"printf '%s\\n' \"$0 $*\" >> {tmp_path / 'calls.txt'}\n"
+    (bin_dir / "aws").write_text(
+        f"#!/bin/sh\n{record}"
+        f'case "$1 $2" in "ssm get-parameter") printf \'%s\\n\' {shlex.quote(password)};; '
+        "*) exit 3;; esac\n"
+    )
+    for name, target in real.items():
+        (bin_dir / name).write_text(f'#!/bin/sh\n{record}exec {target} "$@"\n')
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    return bin_dir
+
+
 def test_print_mode_waits_for_the_operator_and_its_script_works(
-    config: Callable[..., LaunchConfig], network: dict[str, Any], postgres: Any, tmp_path: Path
+    config: Callable[..., LaunchConfig], network: dict[str, Any], ssl_postgres: Any, tmp_path: Path
 ) -> None:
-    launch = config(database__run_sql="print")
+    launch = config(
+        database__run_sql="print",
+        database__port=ssl_postgres.port,
+        database__admin_username=ssl_postgres.user,
+    )
     _existing_instance(launch)
     state = _state(tmp_path, launch, network)
     ctx, _ = _context(launch, state)
     plan = STEP.plan(ctx)
-    script = plan.artifacts["database-run.sh"]
-    assert plan.artifacts["database.sql"].startswith("-- The Airflow metadata database")
-    assert 'airflow_password="$(aws ssm get-parameter --with-decryption' in script
-    assert f"--name {launch.secret_name('db_password')}" in script
-    assert f"host=127.0.0.1 port={postgres.port}" in script
+    script, sql_text = plan.artifacts["database-run.sh"], plan.artifacts["database.sql"]
+    assert sql_text.startswith("-- The Airflow metadata database")
+    assert f"host=127.0.0.1 port={ssl_postgres.port}" in script and "sslmode=require" in script
+    # the password is read inside the psql script, never passed as an argument
+    assert "airflow_password" not in script and " -v " not in script
+    assert f"--name {launch.secret_name('db_password')} " in sql_text
+    assert "\\set airflow_password `aws ssm get-parameter --with-decryption" in sql_text
 
     with pytest.raises(WizardError) as refused:
         STEP.apply(ctx)
@@ -298,23 +327,71 @@ def test_print_mode_waits_for_the_operator_and_its_script_works(
     ssm = ctx.aws.client("ssm")
     assert ssm.get_parameters(Names=[launch.secret_name("sql_alchemy_conn")])["Parameters"] == []
 
-    # the operator runs the printed script (here psql on this machine), then apply --yes
-    sql_file = tmp_path / "database.sql"
-    sql_file.write_text(plan.artifacts["database.sql"])
-    variable, sql = f"airflow_password={password}", str(sql_file)
-    subprocess.run(
-        [str(postgres.bin_dir / "psql"), postgres.dsn(), "-X", "-q", "-v", variable, "-f", sql],
-        check=True,
+    # the operator runs the printed script as it is (psql over TLS), then apply --yes
+    (tmp_path / "database.sql").write_text(sql_text)
+    (tmp_path / "database-run.sh").write_text(script)
+    psql = f"{ssl_postgres.bin_dir / 'psql'} -X -q"
+    bin_dir = _recording_bin(tmp_path, password, {"psql": psql})
+    ran = subprocess.run(
+        ["sh", "database-run.sh"],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        stdin=subprocess.DEVNULL,
         capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
+    assert ran.returncode == 0, ran.stderr
+    calls = (tmp_path / "calls.txt").read_text()
+    assert "psql host=127.0.0.1" in calls and "aws ssm get-parameter" in calls
+    assert password not in calls  # no command line held it
     database, user = launch.database.database_name, launch.database.username
-    with psycopg.connect(postgres.dsn(database, user, password), autocommit=True) as airflow:
+    tls = f" sslmode=verify-full sslrootcert={ssl_postgres.ca_file}"
+    with psycopg.connect(
+        ssl_postgres.dsn(database, user, password) + tls, autocommit=True
+    ) as airflow:
         airflow.execute("CREATE TABLE task_instance (id int)")
     yes, _ = _context(launch, StateFile.open(state.path), yes=True)
     STEP.apply(yes)
     assert password in _parameter(yes, "sql_alchemy_conn")["Value"]
     assert _parameter(yes, "result_backend")["Type"] == "SecureString"
     assert not contains_secret(state.path.read_text(), [password])
+
+
+def test_the_mysql_script_feeds_the_password_on_stdin(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], tmp_path: Path
+) -> None:
+    launch = config(
+        database__engine="mysql", database__admin_username="admin", database__run_sql="print"
+    )
+    ctx, _ = _context(launch, _state(tmp_path, launch, network))
+    plan = STEP.plan(ctx)
+    script, sql_text = plan.artifacts["database-run.sh"], plan.artifacts["database.sql"]
+    assert "--init-command" not in script + sql_text
+    (tmp_path / "database.sql").write_text(sql_text)
+    (tmp_path / "database-run.sh").write_text(script)
+    password = 'it\'s a \\ "hard" one; -- DROP'  # nothing in it may break the statement
+    received = tmp_path / "stdin.sql"
+    bin_dir = _recording_bin(tmp_path, password, {"mysql": f"tee {received} >/dev/null; true"})
+    ran = subprocess.run(
+        ["sh", "database-run.sh"],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    calls = (tmp_path / "calls.txt").read_text()
+    assert "mysql --host=127.0.0.1" in calls and "--ssl-mode=REQUIRED" in calls
+    assert password not in calls
+    first, rest = received.read_text().split("\n", 1)
+    encoded = base64.b64encode(password.encode()).decode()
+    assert first == f"SET @airflow_password = FROM_BASE64('{encoded}');"
+    assert rest == sql_text  # then the script itself
 
 
 def test_new_instance_gets_a_subnet_group_and_a_group_that_admits_the_cluster(
@@ -392,3 +469,62 @@ def test_discover_lists_the_instances(config: Callable[..., LaunchConfig]) -> No
     _existing_instance(launch)
     (choice,) = STEP.discover(_context(launch, None)[0])["database.rds_instance_id"]
     assert choice.value == "staging-rds" and "postgres 16.4" in choice.label
+
+
+def _at(url: str, host: str, port: int) -> str:
+    """A stored URL as libpq takes it (no SQLAlchemy driver), pointed at a local server."""
+    parts = urlsplit(url.replace("postgresql+psycopg2://", "postgresql://", 1))
+    credentials = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}:{port}"))
+
+
+def test_the_urls_ask_for_tls_and_verify_with_a_ca_bundle(
+    config: Callable[..., LaunchConfig],
+    network: dict[str, Any],
+    ssl_postgres: Any,
+    postgres: Any,
+    tmp_path: Path,
+) -> None:
+    launch = config(
+        database__port=ssl_postgres.port,
+        database__admin_username=ssl_postgres.user,
+        database__ca_bundle=str(ssl_postgres.ca_file),  # here the image's path is this machine's
+    )
+    _existing_instance(launch)
+    ctx, _ = _context(launch, _state(tmp_path, launch, network))
+    STEP.apply(ctx)  # direct mode against a server where the Airflow user must use TLS
+
+    url = _parameter(ctx, "sql_alchemy_conn")["Value"]
+    bundle = quote(str(ssl_postgres.ca_file), safe="/")
+    assert url.endswith(f"?sslmode=verify-full&sslrootcert={bundle}")
+    assert _parameter(ctx, "result_backend")["Value"].endswith(url.partition("?")[2])
+    with psycopg.connect(_at(url, "localhost", ssl_postgres.port)) as airflow:
+        row = airflow.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        assert row.fetchone() == (True,)
+    # verify-full checks the name: the certificate is not for 127.0.0.2
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(_at(url, "127.0.0.2", ssl_postgres.port), connect_timeout=10)
+
+    # without a bundle, TLS is still required: a server without it is refused
+    plain = config(database__port=ssl_postgres.port, database__admin_username=ssl_postgres.user)
+    plain_ctx, _ = _context(plain, None)
+    STEP.apply(plain_ctx)
+    url = _parameter(plain_ctx, "sql_alchemy_conn")["Value"]
+    assert url.endswith("?sslmode=require")
+    with psycopg.connect(_at(url, "127.0.0.1", ssl_postgres.port)) as airflow:
+        airflow.execute("SELECT 1")
+    with pytest.raises(psycopg.OperationalError, match="SSL"):
+        psycopg.connect(_at(url, "127.0.0.1", postgres.port), connect_timeout=10)
+
+
+def test_mysql_urls_ask_for_tls(make_config: Callable[..., LaunchConfig]) -> None:
+    mysql = {"database__engine": "mysql", "database__admin_username": "admin"}
+    assert tls_query(make_config(**mysql)) == "?ssl_mode=REQUIRED"
+    bundle = "/etc/ssl/certs/rds-global-bundle.pem"
+    verified = make_config(**mysql, database__ca_bundle=bundle)
+    assert tls_query(verified) == f"?ssl_mode=VERIFY_IDENTITY&ssl_ca={bundle}"
+    old = {"airflow__version": "1.10", "components__triggerer": None}
+    old_airflow = make_config(**mysql, **old, components__dag_processor=None)
+    assert tls_query(old_airflow) == ""  # mysqlclient<1.4 has no ssl_mode
+    with pytest.raises(ValidationError, match="ca_bundle"):
+        make_config(database__ca_bundle="certs/rds.pem")  # a path inside the image: absolute

@@ -15,8 +15,9 @@ import pytest
 from tests.conftest import launch_state
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
+from wizard.destroy import destroy
 from wizard.errors import WizardError
-from wizard.state import StateFile
+from wizard.state import Resource, StateFile
 from wizard.steps import iam as iam_module
 from wizard.steps.base import StepContext
 from wizard.steps.iam import IamStep, parameter_arn
@@ -28,6 +29,8 @@ STEP = IamStep()
 SSM = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/"
 EXECUTION_ARN = f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"
 TASK_ARN = f"arn:aws:iam::{ACCOUNT}:role/AirflowTaskRole"
+EXECUTION, TASK = "airflow-staging-us-east-1-execution", "airflow-staging-us-east-1-task"
+POLICY = "airflow-ecs-wizard-airflow-staging-us-east-1"
 ECS_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -38,12 +41,12 @@ ECS_TRUST = {
         }
     ],
 }
-_SESSIONS: dict[tuple[str, bool], Aws] = {}
+_SESSIONS: dict[tuple[str, str, bool], Aws] = {}
 
 
 def _aws(config: LaunchConfig, *, read_only: bool = False) -> Aws:
     """An `Aws` with a fresh call count (sessions are shared: clients are slow to make)."""
-    key = (config.aws.endpoint_url, read_only)
+    key = (config.aws.endpoint_url, config.aws.region, read_only)
     if key not in _SESSIONS:
         settings = AwsSettings(region=config.aws.region, endpoint_url=config.aws.endpoint_url)
         _SESSIONS[key] = Aws(settings, read_only=read_only)
@@ -79,9 +82,9 @@ def given(make_config: Callable[..., LaunchConfig], aws_endpoint: str) -> Launch
 
 
 def _statements(ctx: StepContext, role: str) -> dict[str, dict[str, Any]]:
-    document = ctx.aws.client("iam").get_role_policy(
-        RoleName=role, PolicyName="airflow-ecs-wizard"
-    )["PolicyDocument"]
+    document = ctx.aws.client("iam").get_role_policy(RoleName=role, PolicyName=POLICY)[
+        "PolicyDocument"
+    ]
     if isinstance(document, str):
         document = json.loads(document)
     return {s["Sid"]: s for s in document["Statement"]}
@@ -103,14 +106,14 @@ def test_roles_are_created_with_least_privilege_policies_and_a_second_apply_chan
     STEP.apply(ctx)
 
     iam = ctx.aws.client("iam")
-    role = iam.get_role(RoleName="airflow-staging-execution")["Role"]
+    role = iam.get_role(RoleName=EXECUTION)["Role"]
     trust = role["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
     assert trust["Statement"][0]["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
-    tags = iam.list_role_tags(RoleName="airflow-staging-execution")["Tags"]
+    tags = iam.list_role_tags(RoleName=EXECUTION)["Tags"]
     assert {"Key": LAUNCH_TAG, "Value": "airflow-staging"} in tags
 
-    execution = _statements(ctx, "airflow-staging-execution")
+    execution = _statements(ctx, EXECUTION)
     staging = [
         f"{SSM}dataplatform.staging.airflow.{key}"
         for key in (
@@ -135,7 +138,7 @@ def test_roles_are_created_with_least_privilege_policies_and_a_second_apply_chan
     }
     assert "WriteContainerLogs" not in execution  # json-file logging writes no CloudWatch logs
 
-    task = _statements(ctx, "airflow-staging-task")
+    task = _statements(ctx, TASK)
     logs = "arn:aws:s3:::acme-dataplatform-airflow/airflow/staging/logs/*"
     assert task["WriteTaskLogs"]["Resource"] == [logs]
     assert sorted(task["WriteTaskLogs"]["Action"]) == ["s3:GetObject", "s3:PutObject"]
@@ -147,11 +150,11 @@ def test_roles_are_created_with_least_privilege_policies_and_a_second_apply_chan
         "arn:aws:s3:::acme-dataplatform-airflow/airflow/staging/plugins/*",
     ]
     outputs = state.step("iam").outputs
-    assert outputs["execution_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/airflow-staging-execution"
-    assert outputs["task_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/airflow-staging-task"
+    assert outputs["execution_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/{EXECUTION}"
+    assert outputs["task_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/{TASK}"
     created = {(r.kind, r.id) for r in state.created_resources()}
-    assert ("iam:role", "airflow-staging-task") in created
-    assert ("iam:role-policy", "airflow-staging-task/airflow-ecs-wizard") in created
+    assert ("iam:role", TASK) in created
+    assert ("iam:role-policy", f"{TASK}/{POLICY}") in created
 
     again = _context(owned, StateFile.open(state.path))
     assert STEP.plan(again).changes == []
@@ -170,7 +173,7 @@ def test_a_path_parameter_gets_a_path_arn(
     )
     ctx = _context(config)
     STEP.apply(ctx)
-    resources = _statements(ctx, "airflow-staging-execution")["ReadLaunchParameters"]["Resource"]
+    resources = _statements(ctx, EXECUTION)["ReadLaunchParameters"]["Resource"]
     derived = ("fernet_key", "secret_key", "jwt_secret", "admin_password", "broker_url")
     assert sorted(resources) == sorted(
         [f"{SSM}airflow/staging/{key}" for key in derived]  # one slash: the name's own
@@ -192,15 +195,15 @@ def test_switching_to_awslogs_updates_only_the_execution_policy(
     ctx = _context(awslogs)
     plan = STEP.plan(ctx)
     (change,) = plan.changes
-    assert (change.verb, change.name) == ("update", "airflow-staging-execution/airflow-ecs-wizard")
+    assert (change.verb, change.name) == ("update", f"{EXECUTION}/{POLICY}")
     assert '+      "Sid": "WriteContainerLogs",' in change.diff
     assert '+        "logs:PutLogEvents"' in change.diff
-    assert "--- airflow-staging-execution/airflow-ecs-wizard (in IAM)" in change.diff
+    assert f"--- {EXECUTION}/{POLICY} (in IAM)" in change.diff
     assert '"logs:PutLogEvents"' in plan.artifacts["execution-role-policy.json"]
 
     STEP.apply(ctx)
     assert ctx.aws.recorder.mutating() == {"iam.PutRolePolicy": 1}
-    logs = _statements(ctx, "airflow-staging-execution")["WriteContainerLogs"]["Resource"]
+    logs = _statements(ctx, EXECUTION)["WriteContainerLogs"]["Resource"]
     assert f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/airflow-staging:*" in logs
 
 
@@ -209,10 +212,10 @@ def test_plan_is_read_only_and_shows_the_policies(owned: LaunchConfig) -> None:
     plan = STEP.plan(ctx)
     assert ctx.aws.recorder.mutating() == {}
     assert [(a.verb, a.name) for a in plan.changes] == [
-        ("create", "airflow-staging-execution"),
-        ("create", "airflow-staging-execution/airflow-ecs-wizard"),
-        ("create", "airflow-staging-task"),
-        ("create", "airflow-staging-task/airflow-ecs-wizard"),
+        ("create", EXECUTION),
+        ("create", f"{EXECUTION}/{POLICY}"),
+        ("create", TASK),
+        ("create", f"{TASK}/{POLICY}"),
     ]
     for name in ("execution-role-policy.json", "task-role-policy.json"):
         assert json.loads(plan.artifacts[name])["Version"] == "2012-10-17"
@@ -222,7 +225,7 @@ def test_a_role_made_by_an_interrupted_run_is_adopted(owned: LaunchConfig, tmp_p
     ctx = _context(owned, _state(tmp_path, owned))
     # an earlier run created the role, then died before writing the state or the policy
     ctx.aws.client("iam").create_role(
-        RoleName="airflow-staging-task",
+        RoleName=TASK,
         AssumeRolePolicyDocument=json.dumps(ECS_TRUST),
         Tags=[{"Key": LAUNCH_TAG, "Value": "airflow-staging"}],
     )
@@ -230,8 +233,8 @@ def test_a_role_made_by_an_interrupted_run_is_adopted(owned: LaunchConfig, tmp_p
     STEP.apply(ctx)
     assert ctx.aws.recorder.mutating() == {"iam.CreateRole": 1, "iam.PutRolePolicy": 2}
     recorded = {(r.id, r.created) for r in ctx.state.created_resources(created_only=False)}  # type: ignore[union-attr]
-    assert ("airflow-staging-task", True) in recorded
-    assert "WriteTaskLogs" in _statements(ctx, "airflow-staging-task")
+    assert (TASK, True) in recorded
+    assert "WriteTaskLogs" in _statements(ctx, TASK)
 
 
 def test_given_roles_that_can_do_the_job_are_adopted(given: LaunchConfig, tmp_path: Path) -> None:
@@ -373,3 +376,155 @@ def test_allows_reads_policy_documents_like_iam() -> None:
     assert allows([{"Statement": [{**allow, "Condition": unknown}]}], need)
     prefix = {**allow, "Condition": {"StringLike": {"s3:prefix": ["other/*"]}}}
     assert not allows([{"Statement": [prefix]}], need)
+
+
+def _launch_state(tmp_path: Path, config: LaunchConfig) -> StateFile:
+    return StateFile.create(
+        tmp_path / f"{config.aws.region}.state.json",
+        launch=config.name,
+        account_id=ACCOUNT,
+        region=config.aws.region,
+        config_digest="test",
+    )
+
+
+def test_the_same_launch_name_in_two_regions_never_touches_the_others_roles(
+    owned: LaunchConfig, tmp_path: Path
+) -> None:
+    east = _context(owned, _launch_state(tmp_path, owned))
+    STEP.apply(east)
+    east_policy = _statements(east, EXECUTION)
+    west_config = owned.model_copy(
+        update={"aws": owned.aws.model_copy(update={"region": "us-west-2"})}
+    )
+    west = _context(west_config, _launch_state(tmp_path, west_config))
+    STEP.apply(west)
+
+    names = {r["RoleName"] for r in west.aws.client("iam").list_roles()["Roles"]}
+    west_roles = {"airflow-staging-us-west-2-execution", "airflow-staging-us-west-2-task"}
+    assert {EXECUTION, TASK} | west_roles <= names
+    assert _statements(east, EXECUTION) == east_policy  # still us-east-1 ARNs
+    assert west.state is not None
+    assert {r.id for r in west.state.created_resources() if r.kind == "iam:role"} == west_roles
+
+    result = destroy(west.aws, west.state, delete_data=True)
+    assert result.failed == []
+    names = {r["RoleName"] for r in west.aws.client("iam").list_roles()["Roles"]}
+    assert {EXECUTION, TASK} <= names and not west_roles & names
+    assert _statements(east, EXECUTION) == east_policy
+
+
+def test_an_operators_role_and_policies_are_never_overwritten_or_deleted(
+    owned: LaunchConfig, tmp_path: Path
+) -> None:
+    ctx = _context(owned, _state(tmp_path, owned))
+    operators = {
+        "Sid": "Ops",
+        "Effect": "Allow",
+        "Action": ["s3:ListAllMyBuckets"],
+        "Resource": "*",
+    }
+    _make_role(ctx, TASK, operators)  # the operator's role, untagged, with its own policy
+    iam = ctx.aws.client("iam")
+    document = json.dumps({"Version": "2012-10-17", "Statement": [operators]})
+    iam.put_role_policy(RoleName=TASK, PolicyName="airflow-ecs-wizard", PolicyDocument=document)
+
+    STEP.apply(ctx)
+    assert ctx.state is not None
+    records = {(r.kind, r.id): r.created for r in ctx.state.created_resources(created_only=False)}
+    assert records[("iam:role", TASK)] is False
+    assert records[("iam:role-policy", f"{TASK}/{POLICY}")] is True  # added beside, its own
+    for name in ("ops", "airflow-ecs-wizard"):
+        kept = iam.get_role_policy(RoleName=TASK, PolicyName=name)["PolicyDocument"]
+        assert json.loads(json.dumps(kept)) in (json.loads(document), document)
+
+    result = destroy(ctx.aws, ctx.state, delete_data=True)
+    assert result.failed == []
+    assert sorted(iam.list_role_policies(RoleName=TASK)["PolicyNames"]) == [
+        "airflow-ecs-wizard",
+        "ops",
+    ]
+
+
+def test_a_policy_of_the_launchs_name_it_did_not_write_blocks_apply(
+    owned: LaunchConfig, tmp_path: Path
+) -> None:
+    ctx = _context(owned, _state(tmp_path, owned))
+    operators = {
+        "Sid": "Ops",
+        "Effect": "Allow",
+        "Action": ["s3:ListAllMyBuckets"],
+        "Resource": "*",
+    }
+    _make_role(ctx, EXECUTION)
+    iam = ctx.aws.client("iam")
+    document = json.dumps({"Version": "2012-10-17", "Statement": [operators]})
+    iam.put_role_policy(RoleName=EXECUTION, PolicyName=POLICY, PolicyDocument=document)
+    ctx.aws.recorder.reset()
+
+    with pytest.raises(WizardError, match=f"holds an inline policy {POLICY} this launch did not"):
+        STEP.apply(ctx)
+    assert ctx.aws.recorder.mutating() == {}
+    assert _statements(ctx, EXECUTION) == {"Ops": operators}
+
+
+def test_a_role_holding_a_foreign_policy_is_left_in_place_by_destroy(
+    owned: LaunchConfig, tmp_path: Path
+) -> None:
+    ctx = _context(owned, _state(tmp_path, owned))
+    STEP.apply(ctx)
+    iam = ctx.aws.client("iam")
+    extra = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName=TASK, PolicyName="guardrail", PolicyDocument=json.dumps(extra))
+    assert ctx.state is not None
+
+    result = destroy(ctx.aws, ctx.state, delete_data=True)
+    assert [(r.id, "guardrail" in error) for r, error in result.failed] == [(TASK, True)]
+    assert iam.list_role_policies(RoleName=TASK)["PolicyNames"] == ["guardrail"]
+    assert EXECUTION not in {r["RoleName"] for r in iam.list_roles()["Roles"]}
+
+
+def test_roles_of_an_earlier_version_move_to_the_new_names_and_only_its_own_go(
+    owned: LaunchConfig, tmp_path: Path
+) -> None:
+    state = _state(tmp_path, owned)
+    ctx = _context(owned, state)
+    iam = ctx.aws.client("iam")
+    legacy = {"execution": "airflow-staging-execution", "task": "airflow-staging-task"}
+    for role, name in legacy.items():  # as an earlier version made and recorded them
+        iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(ECS_TRUST),
+            Tags=[{"Key": LAUNCH_TAG, "Value": "airflow-staging"}],
+        )
+        old = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
+        iam.put_role_policy(
+            RoleName=name, PolicyName="airflow-ecs-wizard", PolicyDocument=json.dumps(old)
+        )
+        if role == "execution":
+            state.record_resource("iam", Resource(kind="iam:role", id=name, created=True))
+            policy = Resource(kind="iam:role-policy", id=f"{name}/airflow-ecs-wizard", created=True)
+            state.record_resource("iam", policy)
+    # the task role is recorded as adopted: retiring must leave it alone
+
+    state.record_resource("iam", Resource(kind="iam:role", id=legacy["task"], created=False))
+    STEP.apply(ctx)
+    assert state.step("iam").outputs["execution_role_arn"] == (
+        f"arn:aws:iam::{ACCOUNT}:role/{EXECUTION}"
+    )
+    names = {r["RoleName"] for r in iam.list_roles()["Roles"]}
+    assert {EXECUTION, TASK, *legacy.values()} <= names  # both, until the services moved
+
+    STEP.retire(ctx)
+    names = {r["RoleName"] for r in iam.list_roles()["Roles"]}
+    assert legacy["execution"] not in names
+    assert {EXECUTION, TASK, legacy["task"]} <= names
+    assert iam.list_role_policies(RoleName=legacy["task"])["PolicyNames"] == ["airflow-ecs-wizard"]
+    ids = {r.id for r in StateFile.open(state.path).created_resources(created_only=False)}
+    assert legacy["execution"] not in ids and f"{legacy['execution']}/airflow-ecs-wizard" not in ids

@@ -5,13 +5,13 @@ recorder, read-only plans, adoption of what an interrupted run created."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import launch_state
+from tests.network_fixtures import Seeded
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.errors import WizardError
@@ -24,20 +24,6 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STEP = NetworkStep()
 INTERFACE_SERVICES = ("ecs", "ecs-agent", "ecs-telemetry", "ecr.api", "ecr.dkr", "ssm")
-
-
-@dataclass
-class Seeded:
-    """The account a test starts from: a VPC with two private subnets and a public one."""
-
-    vpc: str
-    private_a: str
-    private_b: str
-    public: str
-    private_table: str
-    main_table: str
-    rds_group: str
-    ec2: Any
 
 
 _SESSIONS: dict[tuple[str, bool], Aws] = {}
@@ -69,74 +55,6 @@ def _context(
 def _state(tmp_path: Path, config: LaunchConfig) -> StateFile:
     state: StateFile = launch_state(tmp_path, config)
     return state
-
-
-def _seed(endpoint: str) -> Seeded:
-    """Private subnet A has its own route table, B uses the VPC's main table (neither routes to
-    the internet gateway); the public subnet routes 0.0.0.0/0 to it. An RDS instance with its
-    own security group sits in the private subnets."""
-    import boto3
-
-    kw = {"endpoint_url": endpoint, "region_name": REGION}
-    ec2 = boto3.client("ec2", **kw)
-    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-
-    def subnet(cidr: str, az: str) -> str:
-        return str(
-            ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
-        )
-
-    private_a = subnet("10.20.1.0/24", "us-east-1a")
-    private_b = subnet("10.20.2.0/24", "us-east-1b")
-    public = subnet("10.20.100.0/24", "us-east-1a")
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-    public_table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=public_table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    ec2.associate_route_table(RouteTableId=public_table, SubnetId=public)
-    private_table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.associate_route_table(RouteTableId=private_table, SubnetId=private_a)
-    main_table = ec2.describe_route_tables(
-        Filters=[
-            {"Name": "vpc-id", "Values": [vpc]},
-            {"Name": "association.main", "Values": ["true"]},
-        ]
-    )["RouteTables"][0]["RouteTableId"]
-    rds_group = ec2.create_security_group(GroupName="rds", Description="db", VpcId=vpc)["GroupId"]
-    rds = boto3.client("rds", **kw)
-    rds.create_db_subnet_group(
-        DBSubnetGroupName="airflow-db",
-        DBSubnetGroupDescription="private",
-        SubnetIds=[private_a, private_b],
-    )
-    rds.create_db_instance(
-        DBInstanceIdentifier="staging-rds",
-        Engine="postgres",
-        EngineVersion="15.4",
-        DBInstanceClass="db.t4g.medium",
-        AllocatedStorage=20,
-        MasterUsername="postgres",
-        MasterUserPassword="not-a-secret-1",
-        DBSubnetGroupName="airflow-db",
-        VpcSecurityGroupIds=[rds_group],
-    )
-    return Seeded(vpc, private_a, private_b, public, private_table, main_table, rds_group, ec2)
-
-
-@pytest.fixture
-def seeded(aws_endpoint: str) -> Seeded:
-    return _seed(aws_endpoint)
-
-
-@pytest.fixture
-def config(
-    make_config: Callable[..., LaunchConfig], aws_endpoint: str, seeded: Seeded
-) -> LaunchConfig:
-    return make_config(
-        aws__endpoint_url=aws_endpoint,
-        network__vpc_id=seeded.vpc,
-        network__subnet_ids=[seeded.private_a, seeded.private_b],
-    )
 
 
 def _group(ec2: Any, vpc: str, name: str) -> list[dict[str, Any]]:
@@ -189,6 +107,9 @@ def test_apply_creates_the_groups_and_rules_and_a_second_apply_changes_nothing(
     assert _ingress(ec2, instances["GroupId"]) == {
         (32768, 65535, balancer["GroupId"]),
         (8080, 8080, balancer["GroupId"]),
+        # Airflow 3: other instances reach the API server's Service Connect proxy
+        (32768, 65535, instances["GroupId"]),
+        (8793, 8793, instances["GroupId"]),  # the web server fetches the worker's live logs
     }
     assert _ingress(ec2, seeded.rds_group) == {(5432, 5432, instances["GroupId"])}
 
@@ -198,7 +119,8 @@ def test_apply_creates_the_groups_and_rules_and_a_second_apply_changes_nothing(
     assert outputs["load_balancer_security_group_id"] == balancer["GroupId"]
     created = {(r.kind, r.id) for r in state.created_resources()}
     assert ("ec2:security-group", instances["GroupId"]) in created
-    assert sum(kind == "ec2:security-group-rule" for kind, _ in created) == 4  # 80, 2 web, 5432
+    # 80, 2 web, 2 between instances, 5432
+    assert sum(kind == "ec2:security-group-rule" for kind, _ in created) == 6
 
     again = _context(config, StateFile.open(state.path))
     plan = STEP.plan(again)
@@ -284,12 +206,25 @@ def test_missing_nat_and_endpoints_are_warned_about_until_there_is_a_way_out(
     assert seeded.private_b in warning  # B uses the main table, which has no NAT route
 
     ec2 = seeded.ec2
+    https = ec2.create_security_group(GroupName="endpoints", Description="443", VpcId=seeded.vpc)
+    ec2.authorize_security_group_ingress(
+        GroupId=https["GroupId"],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "10.20.0.0/16"}],
+            }
+        ],
+    )
     endpoints = {
         service: ec2.create_vpc_endpoint(
             VpcId=seeded.vpc,
             ServiceName=f"com.amazonaws.{REGION}.{service}",
             VpcEndpointType="Interface",
             SubnetIds=[seeded.private_b],
+            SecurityGroupIds=[https["GroupId"]],
             PrivateDnsEnabled=service != "ssm",
         )["VpcEndpoint"]["VpcEndpointId"]
         for service in INTERFACE_SERVICES
@@ -311,6 +246,7 @@ def test_missing_nat_and_endpoints_are_warned_about_until_there_is_a_way_out(
         ServiceName=f"com.amazonaws.{REGION}.ssm",
         VpcEndpointType="Interface",
         SubnetIds=[seeded.private_b],
+        SecurityGroupIds=[https["GroupId"]],
         PrivateDnsEnabled=True,
     )
     assert STEP.plan(_context(config)).warnings == []

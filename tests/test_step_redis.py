@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from tests.conftest import launch_state
 from tests.services import free_port
@@ -19,7 +20,9 @@ from wizard.config import LaunchConfig
 from wizard.errors import WizardError
 from wizard.state import StateFile
 from wizard.steps.base import StepContext
+from wizard.steps.provisioning import MASK
 from wizard.steps.redis import RedisStep
+from wizard.steps.secrets import SecretsStep
 
 ACCOUNT = "123456789012"
 LAUNCH_TAG = {"Key": "airflow-ecs-wizard:launch", "Value": "airflow-staging"}
@@ -96,6 +99,8 @@ def test_new_group_with_its_subnet_group_and_security_group(
     ctx, messages = _context(launch, state)
     plan = STEP.plan(ctx)
     assert plan.problems == []
+    (warning,) = plan.warnings  # the example turns TLS off
+    assert warning.startswith("redis.transit_encryption = false: Celery's messages cross the VPC")
     assert [(a.verb, a.kind) for a in plan.changes] == [
         ("create", "elasticache:subnet-group"),
         ("create", "ec2:security-group"),
@@ -148,19 +153,56 @@ def test_new_group_with_its_subnet_group_and_security_group(
     assert again.aws.recorder.mutating() == {}
 
 
-def test_transit_encryption_gives_a_rediss_url_that_checks_the_certificate(
+def test_a_new_cache_gets_tls_and_an_auth_token_by_default(
     config: Callable[..., LaunchConfig], network: dict[str, Any], tmp_path: Path
 ) -> None:
-    launch = config(redis__transit_encryption=True, redis__engine="redis")
-    ctx, _ = _context(launch, _state(tmp_path, launch, network))
+    launch = config(
+        redis__transit_encryption=None,
+        redis__engine="redis",
+        airflow__secrets__google_client_id="",  # no Google login: the secrets step needs none
+        airflow__secrets__google_client_secret="",
+    )
+    assert launch.redis.transit_encryption and launch.redis.uses_auth_token
+    state = _state(tmp_path, launch, network)
+    ctx, _ = _context(launch, state)
+    plan = STEP.plan(ctx)
+    assert plan.warnings == []  # TLS and AUTH: nothing to warn of
+    (create,) = [a for a in plan.changes if a.kind == "elasticache:replication-group"]
+    token_name = launch.secret_name("redis_auth_token")
+    assert f"in-transit encryption on, AUTH token from {token_name}" in create.detail
+    with pytest.raises(WizardError, match="Apply the secrets step first"):
+        STEP.apply(ctx)  # the secrets step generates the token: nothing was created before it
+    assert ctx.aws.client("elasticache").describe_replication_groups()["ReplicationGroups"] == []
+
+    SecretsStep().apply(ctx)
+    token = ctx.aws.client("ssm").get_parameter(Name=token_name, WithDecryption=True)
+    token_value = token["Parameter"]["Value"]
+    assert token["Parameter"]["Type"] == "SecureString"
+    assert 16 <= len(token_value) <= 128 and token_value.isalnum()
     STEP.apply(ctx)
+
     (group,) = ctx.aws.client("elasticache").describe_replication_groups(
         ReplicationGroupId="airflow-staging"
     )["ReplicationGroups"]
-    assert group["TransitEncryptionEnabled"] and group["Engine"] == "redis"
+    assert group["TransitEncryptionEnabled"] and group["AuthTokenEnabled"]
+    assert group["Engine"] == "redis"
     primary = group["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
-    url = f"rediss://{primary}:6379/1?ssl_cert_reqs=required"
+    url = f"rediss://:{token_value}@{primary}:6379/1?ssl_cert_reqs=required"
     assert _broker_parameter(ctx)["Value"] == url
+    outputs = state.step("redis").outputs
+    assert outputs["broker_url"] == f"rediss://:{MASK}@{primary}:6379/1?ssl_cert_reqs=required"
+    assert outputs["auth_token_parameter"] == token_name
+    assert token_value not in state.path.read_text()
+    # a second plan sees the group's AUTH and the same URL: nothing to change
+    assert STEP.plan(_context(launch, StateFile.open(state.path))[0]).changes == []
+
+
+def test_auth_without_tls_is_refused_for_a_new_cache(
+    config: Callable[..., LaunchConfig],
+) -> None:
+    with pytest.raises(ValidationError, match=r"redis\.auth_token") as caught:
+        config(redis__transit_encryption=False, redis__auth_token=True)
+    assert "needs redis.transit_encryption = true" in str(caught.value)
 
 
 def test_a_group_an_interrupted_run_created_is_adopted(
@@ -221,12 +263,14 @@ def test_existing_endpoint_answers_ping(
     assert ("check", "redis:ping", endpoint, "PONG") in [
         (a.verb, a.kind, a.name, a.detail) for a in plan.actions
     ]
-    assert plan.warnings == [] and plan.changes == []
+    assert plan.warnings == [] and plan.problems == []
+    assert [(a.verb, a.kind) for a in plan.changes] == [("create", "ssm:parameter")]
     STEP.apply(ctx)
-    assert ctx.aws.recorder.mutating() == {}
+    assert ctx.aws.recorder.mutating() == {"ssm.PutParameter": 1}
     outputs = state.step("redis").outputs
     assert outputs["broker_url"] == f"redis://{endpoint}/1"
-    assert outputs["broker_url_parameter"] == ""
+    assert outputs["broker_url_parameter"] == launch.secret_name("broker_url")
+    assert _broker_parameter(ctx)["Value"] == f"redis://{endpoint}/1"
 
 
 def test_unreachable_endpoint_is_a_warning_not_a_problem(
@@ -251,3 +295,131 @@ def test_discover_lists_replication_groups(config: Callable[..., LaunchConfig]) 
     )
     (choice,) = STEP.discover(ctx)["redis.replication_group_id"]
     assert (choice.value, choice.label) == ("other-cache", "other-cache (available)")
+
+
+def _put(ctx: StepContext, name: str, value: str) -> None:
+    ctx.aws.client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+
+
+def test_an_existing_cache_with_auth_and_tls_is_checked_with_both(
+    config: Callable[..., LaunchConfig],
+    secure_redis: Any,
+    tmp_path: Path,
+    network: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import redis
+
+    endpoint = f"127.0.0.1:{secure_redis.port}"  # a cache ElastiCache here does not describe
+    launch = config(
+        redis__mode="existing", redis__endpoint=endpoint, redis__transit_encryption=None
+    )
+    state = _state(tmp_path, launch, network)
+    ctx, _ = _context(launch, state)
+    token_name = launch.secret_name("redis_auth_token")
+
+    # the token is missing: refused, naming the field
+    (problem,) = STEP.plan(ctx).problems
+    assert problem.startswith("airflow.secrets.redis_auth_token: the endpoint")
+    assert f"SSM parameter {token_name} does not exist" in problem
+
+    # a wrong token: the cache refuses it
+    _put(ctx, token_name, "not-the-token-0123456789")
+    monkeypatch.setenv("SSL_CERT_FILE", str(secure_redis.ca_file))  # trust the test's CA
+    (problem,) = STEP.plan(ctx).problems
+    assert f"the broker at {endpoint} refused the AUTH token in {token_name}" in problem
+
+    # the right one: PONG over TLS, and the URL in SSM works as Celery will use it
+    _put(ctx, token_name, secure_redis.password)
+    plan = STEP.plan(ctx)
+    assert plan.problems == [] and plan.warnings == []
+    assert ("check", "redis:ping", endpoint, "PONG") in [
+        (a.verb, a.kind, a.name, a.detail) for a in plan.actions
+    ]
+    (change,) = plan.changes
+    assert secure_redis.password not in change.detail and MASK in change.detail
+    STEP.apply(ctx)
+    url = _broker_parameter(ctx)["Value"]
+    assert url == (f"rediss://:{secure_redis.password}@{endpoint}/1?ssl_cert_reqs=required")
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    try:
+        assert client.ping() is True
+        assert client.connection_pool.connection_kwargs["db"] == 1
+    finally:
+        client.close()
+    assert secure_redis.password not in state.path.read_text()
+    assert state.step("redis").outputs["broker_url"] == (
+        f"rediss://:{MASK}@{endpoint}/1?ssl_cert_reqs=required"
+    )
+
+    # the certificate is checked: one this machine does not trust fails the PING
+    monkeypatch.delenv("SSL_CERT_FILE")
+    (warning,) = STEP.plan(ctx).warnings
+    assert "certificate verify failed" in warning
+
+
+def _group(ctx: StepContext, **settings: Any) -> dict[str, Any]:
+    elasticache = ctx.aws.client("elasticache")
+    elasticache.create_replication_group(
+        ReplicationGroupId="existing-cache",
+        ReplicationGroupDescription="made elsewhere",
+        Engine="redis",
+        CacheNodeType="cache.t4g.small",
+        **settings,
+    )
+    (group,) = elasticache.describe_replication_groups(ReplicationGroupId="existing-cache")[
+        "ReplicationGroups"
+    ]
+    return dict(group)
+
+
+def test_an_existing_groups_own_tls_and_auth_decide_the_url(
+    config: Callable[..., LaunchConfig], tmp_path: Path, network: dict[str, Any]
+) -> None:
+    token = "0123456789abcdef0123456789abcdef"
+    ctx, _ = _context(config())
+    group = _group(ctx, TransitEncryptionEnabled=True, AuthToken=token)
+    primary = group["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
+    # the config believes in a plain cache without AUTH
+    launch = config(
+        redis__mode="existing",
+        redis__endpoint=primary,
+        redis__transit_encryption=False,
+        redis__auth_token=False,
+    )
+    state = _state(tmp_path, launch, network)
+    ctx, _ = _context(launch, state)
+    plan = STEP.plan(ctx)
+    check = ("check", "elasticache:replication-group", "existing-cache")
+    assert check in [(a.verb, a.kind, a.name) for a in plan.actions]
+    (problem,) = plan.problems
+    assert problem.startswith(f"airflow.secrets.redis_auth_token: the group {primary} wants")
+
+    _put(ctx, launch.secret_name("redis_auth_token"), token)
+    plan = STEP.plan(ctx)
+    assert plan.problems == []
+    assert any(
+        "in-transit encryption on, but redis.transit_encryption is false" in w
+        for w in plan.warnings
+    )
+    assert any("has AUTH on, but redis.auth_token is false" in w for w in plan.warnings)
+    STEP.apply(ctx)
+    url = f"rediss://:{token}@{primary}:6379/1?ssl_cert_reqs=required"
+    assert _broker_parameter(ctx)["Value"] == url
+
+
+def test_a_cluster_mode_group_is_refused(
+    config: Callable[..., LaunchConfig], tmp_path: Path, network: dict[str, Any]
+) -> None:
+    ctx, _ = _context(config())
+    group = _group(ctx, ClusterMode="enabled", NumNodeGroups=2)
+    endpoint = group["ConfigurationEndpoint"]["Address"]
+    launch = config(redis__mode="existing", redis__endpoint=endpoint)
+    ctx, _ = _context(launch, _state(tmp_path, launch, network))
+    (problem,) = STEP.plan(ctx).problems
+    assert problem.startswith("redis.endpoint: replication group existing-cache runs in cluster")
+    assert "only database 0" in problem
+    ctx.aws.recorder.reset()
+    with pytest.raises(WizardError, match="cluster mode"):
+        STEP.apply(ctx)
+    assert ctx.aws.recorder.mutating() == {}

@@ -135,3 +135,4 @@ def test_no_instances_times_out_with_the_usual_causes(
         STEP.apply(ctx)
     assert "no container instance joined cluster airflow-staging" in caught.value.message
     assert "ECS_CLUSTER" in caught.value.hint and "NAT gateway" in caught.value.hint
+    assert "did not mount the S3 folder, so the ECS agent waits" in caught.value.hint

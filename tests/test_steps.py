@@ -193,3 +193,37 @@ def test_the_checklist_names_every_step_in_order_with_its_title() -> None:
 
     assert {name: step.title for name, step in STEPS.items()} == CHECKLIST
     assert list(STEPS) == list(CHECKLIST)
+
+
+def test_an_operators_bucket_and_bootstrap_file_stay_theirs(
+    config: LaunchConfig, tmp_path: Path
+) -> None:
+    ctx = _context(config, _state(tmp_path, config))
+    s3, bucket = ctx.aws.client("s3"), config.s3.bucket
+    s3.create_bucket(Bucket=bucket)  # there before, untagged
+    s3.put_object(Bucket=bucket, Key=config.bootstrap_key, Body=b"#!/bin/bash\necho theirs\n")
+    for name in ("s3_layout", "bootstrap"):
+        STEPS[name].apply(ctx)
+    assert ctx.state is not None
+    records = {(r.kind, r.id): r.created for r in ctx.state.created_resources(created_only=False)}
+    assert records[("s3:bucket", bucket)] is False
+    assert records[("s3:object", config.bootstrap_uri)] is False
+    assert s3.get_object_tagging(Bucket=bucket, Key=config.bootstrap_key)["TagSet"] == []
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchTagSet"):
+        s3.get_bucket_tagging(Bucket=bucket)  # an adopted bucket is not completed or tagged
+    folders = [r for (kind, _), r in records.items() if kind == "s3:object" and r]
+    assert len(folders) == 8  # the folder markers it made are its own (tagged at creation)
+
+
+def test_an_intent_is_dropped_when_aws_refuses_the_create(
+    config: LaunchConfig, tmp_path: Path
+) -> None:
+    ctx = _context(config, _state(tmp_path, config))
+    step = STEPS["s3_layout"]
+    s3 = ctx.aws.client("s3")
+    with pytest.raises(s3.exceptions.ClientError), step.creating(ctx, "s3:bucket", "x"):
+        s3.create_bucket(Bucket="x", CreateBucketConfiguration={"LocationConstraint": "nowhere"})
+    assert ctx.state is not None and not ctx.state.intended("s3:bucket", "x")
+    with pytest.raises(KeyError), step.creating(ctx, "s3:bucket", "y"):
+        raise KeyError("the process died here")  # not AWS's refusal: the intent stays
+    assert ctx.state.intended("s3:bucket", "y")

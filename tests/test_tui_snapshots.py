@@ -174,8 +174,10 @@ def test_error_modal(snap_compare: Any, launched: WizardSession, here: Path) -> 
 
 def test_summary(snap_compare: Any, launched: WizardSession, here: Path) -> None:
     """The summary: "Airflow is up.", the Airflow UI address, "Log in as admin" with the
-    `aws ssm get-parameter` command (never the password), the table of created resources with
-    console links, the replay command and the ~/launches paths, and the config and state paths."""
+    `aws ssm get-parameter` command (never the password), the warning that logins cross the
+    VPC in cleartext (an internal load balancer without a certificate), the table of created
+    resources with console links, the replay command and the ~/launches paths, and the config
+    and state paths."""
     assert launched.state_path.exists()
     state = StateFile.open(launched.state_path)
     state.set_outputs(

@@ -19,6 +19,19 @@ FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthM
 ADMIN_PASSWORD_ENV = "ADMIN_PASSWORD"
 """The variable the migrate task reads the Admin password from (set from SSM, never a value)."""
 
+WORKER_LOG_SERVER_PORT = 8793
+"""`[logging] worker_log_server_port` (`[celery]` on 1.10): the worker serves running tasks'
+logs there, and the web server asks `http://HOSTNAME:PORT/log/...` for them; mapped to the same
+fixed host port, since the web server knows the port but not a mapping."""
+
+HOST_DIR = "/usr/lib/docker-airflow/host"
+"""Where the bootstrap leaves what a container must know of its instance: the file `private-ip`
+and the module `airflow_ecs_host`, mounted read-only into the worker at the same path."""
+HOST_MODULE = "airflow_ecs_host"
+"""`airflow_ecs_host.private_ip()` returns the instance's private IPv4 address: the worker's
+`[core] hostname_callable`, so the hostname a task reports is one the web server reaches (in
+bridge mode the container's own hostname is a container id nobody else resolves)."""
+
 _JOB_TYPES = {
     "scheduler": "SchedulerJob",
     "triggerer": "TriggererJob",
@@ -39,6 +52,10 @@ class ContainerFacts:
     secrets: dict[str, str]
     health_check: dict[str, object] | None
     port_name: str | None
+    host_ports: list[int]
+    """Container ports mapped to the same fixed host port."""
+    host_module: bool
+    """Whether the container mounts `HOST_DIR` and imports `HOST_MODULE`."""
 
 
 def container_facts(config: LaunchConfig, component: str) -> ContainerFacts:
@@ -46,13 +63,30 @@ def container_facts(config: LaunchConfig, component: str) -> ContainerFacts:
     version = config.airflow.parsed_version
     settings = config.component(component)
     health = _health_check(config, version, component, settings.health_check)
+    worker = component == "worker"
+    env = environment(config, version)
+    if worker:
+        env |= host_environment(config, version)
     return ContainerFacts(
         command=settings.command or command(config, version, component),
-        environment=environment(config, version),
+        environment=env,
         secrets=secrets(config, version, component),
         health_check=health,
         port_name="api" if version.major >= 3 and component == "webserver" else None,
+        host_ports=[WORKER_LOG_SERVER_PORT] if worker else [],
+        host_module=worker,
     )
+
+
+def host_environment(config: LaunchConfig, version: AirflowVersion) -> dict[str, str]:
+    """The worker reports its instance's private IP as its hostname (`HOST_MODULE`, which the
+    bootstrap writes into `HOST_DIR`), so the web server can fetch a running task's log."""
+    separator = ":" if version.major == 1 else "."  # 1.10 reads "module:function"
+    home = config.airflow.home
+    return {
+        "PYTHONPATH": f"{config.airflow.pythonpath or f'{home}/dags'}:{HOST_DIR}",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{HOST_MODULE}{separator}private_ip",
+    }
 
 
 def command(config: LaunchConfig, version: AirflowVersion, component: str) -> list[str]:
@@ -90,8 +124,13 @@ def _migrate_script(config: LaunchConfig, version: AirflowVersion) -> str:
             "Admin",
         ]
     )
-    # An existing user is reported and left alone, so running the task again is safe.
-    return f'{migrate} && {create} {user} --password "${ADMIN_PASSWORD_ENV}"'
+    # Without --password (or --use-random-password) the command asks twice with getpass, which
+    # reads stdin when the container has no terminal: the password never becomes an argument
+    # that `ps` shows, and printf is a shell builtin (no process of its own). The prompts come
+    # before the check for an existing user, which is reported and left alone (exit 0), so
+    # running the task again is safe.
+    answer = f'printf \'%s\\n%s\\n\' "${ADMIN_PASSWORD_ENV}" "${ADMIN_PASSWORD_ENV}"'
+    return f"{migrate} && {answer} | {create} {user}"
 
 
 def health_command(config: LaunchConfig, version: AirflowVersion, component: str) -> str | None:
@@ -100,6 +139,10 @@ def health_command(config: LaunchConfig, version: AirflowVersion, component: str
     if component == "webserver":
         path = "/api/v2/version" if version.major >= 3 else "/health"
         return f"curl --fail --silent --show-error http://localhost:{port}{path} || exit 1"
+    if component == "flower" and version.major == 1:
+        # Airflow 1.10 allows flower>=0.7.3,<1.0, and /healthcheck arrived only in 0.9.7: any
+        # HTTP answer (without --fail, a 404 or a 401 from basic auth is one) proves it serves.
+        return f"curl --silent --show-error --output /dev/null http://localhost:{port}/ || exit 1"
     if component == "flower":
         return f"curl --fail --silent --show-error http://localhost:{port}/healthcheck || exit 1"
     if component == "worker":
@@ -145,9 +188,11 @@ def environment(config: LaunchConfig, version: AirflowVersion) -> dict[str, str]
         f"AIRFLOW__{logging}__REMOTE_LOGGING": "True",
         f"AIRFLOW__{logging}__REMOTE_BASE_LOG_FOLDER": config.remote_log_folder,
         f"AIRFLOW__{logging}__REMOTE_LOG_CONN_ID": "aws_default",
+        # where the web server fetches running tasks' logs: 1.10 keeps the option in [celery]
+        f"AIRFLOW__{'CELERY' if version.major == 1 else 'LOGGING'}__WORKER_LOG_SERVER_PORT": str(
+            WORKER_LOG_SERVER_PORT
+        ),
     }
-    if config.redis.mode == "existing":
-        env["AIRFLOW__CELERY__BROKER_URL"] = config.redis.broker_url(config.redis.endpoint)
     if version.major == 1:
         env["AIRFLOW__WEBSERVER__RBAC"] = "True"
     if version.major == 2 and "dag_processor" in config.components:
@@ -168,8 +213,8 @@ def secrets(config: LaunchConfig, version: AirflowVersion, component: str) -> di
         "AIRFLOW__CELERY__RESULT_BACKEND": config.secret_name("result_backend"),
         f"AIRFLOW__{web_or_api}__SECRET_KEY": config.secret_name("secret_key"),
     }
-    if config.redis.mode == "new":
-        refs["AIRFLOW__CELERY__BROKER_URL"] = config.secret_name("broker_url")
+    # the redis step writes it for a new cache and an existing one alike: it may hold a token
+    refs["AIRFLOW__CELERY__BROKER_URL"] = config.secret_name("broker_url")
     if version.major >= 3:
         refs["AIRFLOW__API_AUTH__JWT_SECRET"] = config.secret_name("jwt_secret")
     if component == "webserver" and config.airflow.secrets.google_login:

@@ -37,6 +37,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import NamedTuple
 
+from wizard.errors import quoted
+
 ENV_PREFIX = "AIRFLOW__"
 """What every environment variable Airflow reads an option from starts with."""
 
@@ -44,7 +46,7 @@ SENSITIVE_SUFFIXES = ("_CMD", "_SECRET")
 """The suffixes Airflow accepts after the name of a sensitive option."""
 
 _SENSITIVE_HEADER = "# sensitive: "
-_VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)", re.ASCII)
 
 # The lists (file names without ".txt") that make up each range; a test checks that these are
 # exactly the files in the data folder.
@@ -99,9 +101,11 @@ def option_files() -> dict[str, frozenset[str]]:
 
 def _ranges(version: str) -> tuple[tuple[str, ...], ...]:
     """The groups of lists for `version`: options in all lists of a group, in any group."""
-    match = _VERSION.match(version)
+    match = _VERSION.fullmatch(version)
     if not match:
-        raise ValueError(f"{version!r} is not a config version MAJOR.MINOR, such as 2.11 or 3.0")
+        raise ValueError(
+            f"{quoted(version)} is not a config version MAJOR.MINOR, such as 2.11 or 3.0"
+        )
     major, minor = int(match.group(1)), int(match.group(2))
     if (major, minor) == (1, 10):
         return (_CORE_1_10,)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+from wizard.errors import quoted
+
+_VERSION = re.compile(r"(\d+)\.(\d+)", re.ASCII)
 
 LONG_RUNNING_COMPONENTS = (
     "webserver",
@@ -38,9 +40,9 @@ class AirflowVersion:
         Raises:
             ValueError: with a message that lists what is supported.
         """
-        match = _VERSION.match(text.strip())
+        match = _VERSION.fullmatch(text.strip())
         if not match:
-            raise ValueError(f"{text!r} is not MAJOR.MINOR: write it like 3.3, 2.11 or 1.10")
+            raise ValueError(f"{quoted(text)} is not MAJOR.MINOR: write it like 3.3, 2.11 or 1.10")
         version = cls(int(match.group(1)), int(match.group(2)))
         if not version.supported:
             raise ValueError(
@@ -75,7 +77,7 @@ def component_problems(version: AirflowVersion, keys: set[str]) -> list[str]:
     unknown = sorted(keys - set(ALL_COMPONENTS))
     if unknown:
         problems.append(
-            f"unknown component(s) {', '.join(unknown)}: the components are "
+            f"unknown component(s) {', '.join(map(quoted, unknown))}: the components are "
             f"{', '.join(ALL_COMPONENTS)}"
         )
     for key in REQUIRED_COMPONENTS:

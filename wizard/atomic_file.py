@@ -7,6 +7,22 @@ import tempfile
 from pathlib import Path
 
 
+def make_private_folder(path: Path) -> None:
+    """Create `path` and any missing parent as 0700 (a launch's files name its secret
+    parameters and hosts); folders that exist already are left as they are."""
+    missing = []
+    for folder in [path, *path.parents]:
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another process
+            continue
+        os.chmod(folder, 0o700)  # the umask may have taken bits off; never adds any
+
+
 def write_atomically(path: Path, text: str, *, mode: int) -> None:
     """Replace `path` with `text`: a temp file beside it (created with `mode`, so the content
     is never more readable than that, even briefly), fsync, rename, then fsync the folder so

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +50,19 @@ def is_read(operation: str) -> bool:
     if operation in _NOT_READS:
         return False
     return operation in READ_OPERATIONS or operation.startswith(READ_PREFIXES)
+
+
+class Interrupted(WizardError):
+    """The user asked to stop (Ctrl-C): no new AWS call is made, the state is kept."""
+
+    exit_code = 130
+
+    def __init__(self) -> None:
+        super().__init__(
+            "interrupted (Ctrl-C): stopped before its next AWS call",
+            title="Interrupted",
+            hint="Run the same apply again to resume where it stopped.",
+        )
 
 
 class ReadOnlyViolation(WizardError):
@@ -164,6 +176,9 @@ class Aws:
         )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self.stop = threading.Event()
+        """Set to stop: every pause ends at once and every later AWS call raises
+        `Interrupted` (calls under way finish)."""
         events = self._session.events
         events.register("before-call.*.*", self._before_call)
         events.register("before-parameter-build.*.*", self._observe)
@@ -185,8 +200,32 @@ class Aws:
             return self._clients[service]
 
     def pause(self, seconds: float) -> None:
-        """Sleep between two polls of something AWS is creating (scaled by `wait_scale`)."""
-        time.sleep(seconds * self.settings.wait_scale)
+        """Sleep between two polls of something AWS is creating (scaled by `wait_scale`).
+
+        Raises:
+            Interrupted: `stop` is set, before or during the pause.
+        """
+        if self.stop.wait(seconds * self.settings.wait_scale):
+            raise Interrupted()
+
+    def wait(self, waiter: Any, delay: float, max_attempts: int, **arguments: Any) -> None:
+        """Run a botocore waiter, pausing with `pause` between its attempts (so `stop` ends
+        the wait at once; botocore's own sleep would not).
+
+        Raises:
+            WaiterError: the waiter failed, or is still waiting after `max_attempts`.
+            Interrupted: `stop` was set.
+        """
+        from botocore.exceptions import WaiterError
+
+        for attempt in range(max_attempts):
+            try:
+                waiter.wait(**arguments, WaiterConfig={"Delay": 0, "MaxAttempts": 1})
+                return
+            except WaiterError as error:
+                if "Max attempts exceeded" not in str(error) or attempt == max_attempts - 1:
+                    raise
+            self.pause(delay)
 
     def delay(self, seconds: float) -> float:
         """A botocore waiter's `Delay`, scaled like `pause`."""
@@ -204,6 +243,8 @@ class Aws:
             observer(service, model.name, params, self.region, self.settings.endpoint_url)
 
     def _before_call(self, model: Any, **_: Any) -> None:
+        if self.stop.is_set():
+            raise Interrupted()
         service = model.service_model.service_name
         self.recorder.record(service, model.name)
         if self.read_only and not is_read(model.name):

@@ -19,6 +19,12 @@ import yaml
 from yaml.emitter import ScalarAnalysis
 
 from wizard.errors import BadInput
+from wizard.input_limits import (
+    MAX_INPUT_BYTES,
+    check_depth,
+    check_yaml_events,
+    too_deep,
+)
 
 TemplateFormat = Literal["json", "yaml"]
 
@@ -28,6 +34,7 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _UNPREFIXED = frozenset({"Ref", "Condition"})
 _TAG_NAME = re.compile(r"[A-Za-z0-9]+")
 _DEFAULT_JSON_INDENT = 2
+_HINT_TEMPLATE = "Give the template exactly as CloudFormation shows it (JSON or YAML)."
 
 
 @dataclass(frozen=True)
@@ -203,17 +210,29 @@ def load_template(text: str, *, source_name: str = "template") -> LoadedTemplate
         The template as plain data, its format, and its JSON indentation.
 
     Raises:
-        BadInput: the text is neither JSON nor YAML, or is not a mapping with `Resources`.
+        BadInput: the text is neither JSON nor YAML, is not a mapping with `Resources`, or is
+            beyond the limits of `wizard.input_limits` (size, nesting, YAML aliases).
     """
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_INPUT_BYTES:
+        raise BadInput(
+            f"{source_name} is larger than {MAX_INPUT_BYTES:,} bytes, CloudFormation's own "
+            "limit for a template.",
+            title="Template too large",
+            hint=_HINT_TEMPLATE,
+        )
     try:
         doc: Any = json.loads(text)
     except json.JSONDecodeError as error:
         if text.lstrip().startswith("{"):
             raise _bad_json(error, source_name) from error
+        check_yaml_events(text, _CfnLoader, source_name, hint=_HINT_TEMPLATE)
         doc = _load_yaml(text, source_name)
         fmt: TemplateFormat = "yaml"
+    except RecursionError:
+        raise too_deep(source_name, hint=_HINT_TEMPLATE) from None
     else:
         fmt = "json"
+    check_depth(doc, source_name, hint=_HINT_TEMPLATE)
     _check_template(doc, source_name)
     indent = _json_indent(text) if fmt == "json" else _DEFAULT_JSON_INDENT
     return LoadedTemplate(doc=doc, fmt=fmt, json_indent=indent)
@@ -252,6 +271,8 @@ def _load_yaml(text: str, source_name: str) -> Any:
     try:
         # _CfnLoader is a SafeLoader: it builds plain data only, never Python objects.
         return yaml.load(text, Loader=_CfnLoader)
+    except RecursionError:
+        raise too_deep(source_name, hint=_HINT_TEMPLATE) from None
     except yaml.YAMLError as error:
         raise BadInput(
             f"{source_name} is neither JSON nor YAML: {_yaml_reason(error)}.",

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wizard import __version__
-from wizard.errors import BadInput, Problem, ProblemsError, WizardError, as_wizard_error
+from wizard.errors import (
+    BadInput,
+    Problem,
+    ProblemsError,
+    WizardError,
+    as_wizard_error,
+    quoted,
+)
 
 if TYPE_CHECKING:
     from wizard.config import LaunchConfig
@@ -351,17 +358,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _patch_template(args: argparse.Namespace) -> int:
+    from wizard.input_limits import decode_utf8, read_limited
     from wizard.patch_template import patch_template_text
 
     source = "stdin" if args.template == "-" else args.template
-    try:
-        text = sys.stdin.read() if args.template == "-" else Path(args.template).read_text()
-    except OSError as error:
-        raise BadInput(
-            f"Cannot read {source}: {error.strerror or error}",
-            title="No template",
-            hint="Give the path of the stack's template (aws cloudformation get-template).",
-        ) from error
+    hint = "Give the path of the stack's template (aws cloudformation get-template)."
+    data = read_limited(
+        None if args.template == "-" else Path(args.template), "a template", hint=hint
+    )
+    text = decode_utf8(data, source, hint=hint)
     problems = _patch_argument_problems(args)
     if problems:
         raise ProblemsError(problems, title="Bad arguments")
@@ -471,14 +476,14 @@ def _patch_argument_problems(args: argparse.Namespace) -> list[Problem]:
     problems = []
     problem = naming.ecs_name_problem(args.cluster)
     if problem:
-        problems.append(Problem("--cluster", f"{args.cluster!r} {problem}"))
+        problems.append(Problem("--cluster", f"{quoted(args.cluster)} {problem}"))
     uri: str = args.bootstrap_uri
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     if not uri.startswith("s3://") or not key or key.endswith("/") or naming.bucket_problem(bucket):
         problems.append(
             Problem(
                 "--bootstrap-uri",
-                f"{uri!r} must be the bootstrap file's s3:// URI, "
+                f"{quoted(uri)} must be the bootstrap file's s3:// URI, "
                 "e.g. s3://BUCKET/airflow/staging/bootstrap/bootstrap.sh",
             )
         )

@@ -6,7 +6,12 @@ Imported only when one of them runs, so `render` never loads boto3 or rich.
 from __future__ import annotations
 
 import argparse
+import shlex
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -20,7 +25,7 @@ from wizard.state import StateFile
 from wizard.steps import GRAPH
 from wizard.steps.base import StepPlan
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 def plan_command(args: argparse.Namespace, config: LaunchConfig) -> int:
@@ -54,7 +59,18 @@ def apply_command(args: argparse.Namespace, config: LaunchConfig) -> int:
             console.print("[yellow]steps with problems will fail; the others go ahead[/]")
         if not args.yes:
             _confirm(console)
-        result = apply_launch(launch, only=args.only, on_event=EventPrinter(console))
+        with _first_ctrl_c_stops(console, launch):
+            result = apply_launch(launch, only=args.only, on_event=EventPrinter(console))
+    if launch.aws.stop.is_set():
+        command = ["airflow-ecs-wizard", "apply", "--config", args.config, "--state", state_path]
+        resume = shlex.join([*map(str, command), "--yes"])
+        console.print(
+            f"[yellow]interrupted[/]: applied {', '.join(result.applied) or 'nothing'}; "
+            f"state saved in {state_path}. Resume with:\n  {resume}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_INTERRUPTED
     if result.ok:
         pending = [name for name in GRAPH if name not in launch.state.applied_steps()]
         if pending:
@@ -77,6 +93,32 @@ def apply_command(args: argparse.Namespace, config: LaunchConfig) -> int:
         f"state saved in {state_path}; run the same command again to resume where it stopped"
     )
     return EXIT_FAILED
+
+
+@contextmanager
+def _first_ctrl_c_stops(console: Console, launch: Launch) -> Iterator[None]:
+    """The first Ctrl-C stops starting new work: no new step, no new AWS call, every wait
+    ends at once, the calls under way finish and the state is saved. A second one quits at
+    once (KeyboardInterrupt), as before."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+
+    def first(signum: int, frame: object) -> None:
+        if launch.aws.stop.is_set():
+            raise KeyboardInterrupt
+        launch.aws.stop.set()
+        console.print(
+            "[yellow]stopping[/]: letting the AWS calls under way finish and saving the "
+            "state (Ctrl-C again to quit at once)",
+            highlight=False,
+        )
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def status_command(args: argparse.Namespace) -> int:
@@ -120,6 +162,8 @@ def _summary(console: Console, launch: Launch, config_path: Path, state_path: Pa
             f"  {summary.password_command}",
             highlight=False,
         )
+    for warning in summary.warnings:
+        console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
     console.print(f"State: {state_path}")
     console.print(f"Replay headless: {summary.replay_command}", highlight=False)
 

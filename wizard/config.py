@@ -36,6 +36,7 @@ from wizard.config_sections import (
     WebSection,
     rule,
 )
+from wizard.errors import quoted
 
 __all__ = [
     "API_SERVER_ALIAS",
@@ -101,7 +102,7 @@ class LaunchConfig(Section):
         s3 = info.data.get("s3")
         if isinstance(s3, S3Section) and value not in s3.environments:
             raise ValueError(
-                f"{value!r} is not in s3.environments ({', '.join(s3.environments)}): "
+                f"{quoted(value)} is not in s3.environments ({', '.join(s3.environments)}): "
                 "add it there or choose one of them"
             )
         return value
@@ -244,8 +245,15 @@ class LaunchConfig(Section):
         return configured or f"arn:{self.partition}:iam::{account_id}:role/{self.role_name(role)}"
 
     def role_name(self, role: Literal["execution", "task"]) -> str:
-        """The name of a role the iam step creates."""
-        return f"{self.name}-{role}"
+        """The name of a role the iam step creates. IAM is global: the region is in the name,
+        so the same launch name in two regions never shares (or deletes) the other's roles."""
+        return f"{self.name}-{self.aws.region}-{role}"
+
+    @property
+    def policy_name(self) -> str:
+        """The name of the inline policy the iam step writes: unique to the launch and its
+        region, so it never overwrites a policy it did not write."""
+        return f"airflow-ecs-wizard-{self.name}-{self.aws.region}"
 
     def image_uri(self, account_id: str) -> str:
         """`ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG`."""

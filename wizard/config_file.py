@@ -11,9 +11,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from wizard.airflow_versions import AirflowVersion, component_problems
-from wizard.atomic_file import write_atomically
+from wizard.atomic_file import make_private_folder, write_atomically
 from wizard.config import LaunchConfig
-from wizard.errors import BadInput, Problem, ProblemsError
+from wizard.errors import Problem, ProblemsError, quoted
+from wizard.input_limits import MAX_CONFIG_BYTES, decode_utf8, read_limited
 
 _HEADER = """\
 # Inputs for one Airflow-on-ECS launch, written by airflow-ecs-wizard.
@@ -28,12 +29,22 @@ def parse_config(text: str, source: str = "launch.toml") -> LaunchConfig:
     Raises:
         ProblemsError: every problem, each with the dotted path of the field to fix.
     """
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ProblemsError(
+            [Problem("", f"{source} is larger than {MAX_CONFIG_BYTES:,} characters")],
+            title="Unreadable config",
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ProblemsError(
             [Problem("", f"{source} is not valid TOML: {error}")], title="Unreadable config"
         ) from error
+    except RecursionError:
+        raise ProblemsError(
+            [Problem("", f"{source} nests arrays or tables deeper than TOML can be read")],
+            title="Unreadable config",
+        ) from None
     try:
         return LaunchConfig.model_validate(data)
     except ValidationError as error:
@@ -61,16 +72,12 @@ def _component_key_problems(data: dict[str, Any]) -> list[Problem]:
 def load_config(path: str | os.PathLike[str]) -> LaunchConfig:
     """Read and validate a config file (see `parse_config`)."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise BadInput(
-            f"Cannot read the config {file}: {error.strerror or error}",
-            title="No config",
-            hint="Give the path of a launch.toml (see shared/spec/launch.example.toml), "
-            "or run `airflow-ecs-wizard init` to write one.",
-        ) from error
-    return parse_config(text, str(file))
+    hint = (
+        "Give the path of a launch.toml (see shared/spec/launch.example.toml), "
+        "or run `airflow-ecs-wizard init` to write one."
+    )
+    data = read_limited(file, "the config", hint=hint, title="No config", limit=MAX_CONFIG_BYTES)
+    return parse_config(decode_utf8(data, str(file), hint=hint), str(file))
 
 
 def problems_from(error: ValidationError) -> list[Problem]:
@@ -92,6 +99,8 @@ def problems_from(error: ValidationError) -> list[Problem]:
 def _dotted(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
+        if isinstance(part, str) and not part.replace("_", "").isalnum():
+            part = quoted(part)  # a key of the user's (an unknown field): shown escaped, cut
         path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
     return path
 
@@ -107,10 +116,11 @@ def dump_config(config: LaunchConfig) -> str:
 
 
 def save_config(config: LaunchConfig, path: str | os.PathLike[str]) -> None:
-    """Write the config atomically (a reviewable file: readable by all, like any source)."""
+    """Write the config atomically, readable by its owner only: it names the launch's secret
+    parameters and hosts. A new folder for it is made 0700."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(target, dump_config(config), mode=0o644)
+    make_private_folder(target.parent)
+    write_atomically(target, dump_config(config), mode=0o600)
 
 
 def _write_table(lines: list[str], model: BaseModel, path: tuple[str, ...]) -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from wizard import naming
 from wizard.airflow_versions import AirflowVersion
+from wizard.errors import quoted
 
 
 def rule(check: Callable[[str], str | None], *, allow_empty: bool = False) -> AfterValidator:
@@ -21,7 +23,7 @@ def rule(check: Callable[[str], str | None], *, allow_empty: bool = False) -> Af
             return value
         problem = check(value)
         if problem:
-            raise ValueError(f"{value!r} {problem}")
+            raise ValueError(f"{quoted(value)} {problem}")
         return value
 
     return AfterValidator(validate)
@@ -40,31 +42,39 @@ class Section(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_text(cls, value: object, info: ValidationInfo) -> object:
+        """Every string of the config, in any field or list: a sane length and no control
+        characters, checked before the field's own rule (so a newline is named as such)."""
+        limit = naming.MAX_COMMAND_TEXT if info.field_name == "command" else naming.MAX_TEXT
+        for text in value if isinstance(value, list) else [value]:
+            problem = naming.text_problem(text, limit) if isinstance(text, str) else None
+            if problem:
+                raise ValueError(f"{quoted(text)} {problem}")
+        return value
+
 
 class AwsSection(Section):
     """Where the launch goes."""
 
-    account_id: str = Field(
+    account_id: Annotated[str, rule(naming.account_id_problem, allow_empty=True)] = Field(
         "", description="empty: from the IAM role ARNs offline, confirmed by STS at apply"
     )
     region: Annotated[str, rule(naming.region_problem)] = Field(
         "us-east-1", description="the region every resource is created in"
     )
-    profile: str = Field("", description="empty: the default credential chain")
+    profile: Annotated[str, rule(naming.profile_problem, allow_empty=True)] = Field(
+        "", description="empty: the default credential chain"
+    )
     endpoint_url: str = Field("", description="empty: real AWS; set for an emulator")
-
-    @field_validator("account_id")
-    @classmethod
-    def _account_id(cls, value: str) -> str:
-        if value and not (len(value) == 12 and value.isdigit()):
-            raise ValueError(f"{value!r} must be the 12-digit account id, or empty")
-        return value
 
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint_url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} must start with http:// or https://, or be empty")
+        problem = naming.url_problem(value) if value else None
+        if problem:
+            raise ValueError(f"{quoted(value)} {problem}, or be empty")
         return value.rstrip("/")
 
 
@@ -107,7 +117,7 @@ class S3Section(Section):
     def _environments(cls, value: list[str]) -> list[str]:
         for env in value:
             if naming.s3_prefix_problem(env) or "/" in env:
-                raise ValueError(f"{env!r} must be one folder name such as staging or prod")
+                raise ValueError(f"{quoted(env)} must be one folder name such as staging or prod")
         if len(set(value)) != len(value):
             raise ValueError("lists an environment twice")
         return value
@@ -170,7 +180,9 @@ class DatabaseSection(Section):
         str, rule(lambda v: naming.instance_type_problem(v, prefix="db."))
     ] = Field("db.t4g.medium", description="with mode = new")
     allocated_storage: int = Field(20, ge=20, le=65536, description="GiB, with mode = new")
-    engine_version: str = Field("", description="with mode = new; empty: the engine's default")
+    engine_version: Annotated[str, rule(naming.engine_version_problem, allow_empty=True)] = Field(
+        "", description="with mode = new; empty: the engine's default"
+    )
     database_name: Annotated[str, rule(naming.sql_identifier_problem)] = Field(
         "airflow", description="the database Airflow uses"
     )
@@ -180,10 +192,18 @@ class DatabaseSection(Section):
     run_sql: Literal["direct", "print"] = Field(
         "direct", description="direct: connect and run it | print: show the SQL to run elsewhere"
     )
-    host: str = Field("", description="empty: the instance's endpoint; set for a tunnel")
+    host: Annotated[str, rule(naming.host_problem, allow_empty=True)] = Field(
+        "", description="empty: the instance's endpoint; set for a tunnel"
+    )
     port: int = Field(0, ge=0, le=65535, description="0: the instance's port")
     admin_username: Annotated[str, rule(naming.sql_identifier_problem)] = Field(
         "postgres", description="the admin password never comes from this file"
+    )
+    ca_bundle: Annotated[str, rule(naming.absolute_path_problem, allow_empty=True)] = Field(
+        "",
+        description="the RDS CA bundle's path inside the image (e.g. "
+        "/etc/ssl/certs/rds-global-bundle.pem): the URLs verify the certificate and host name; "
+        "empty: TLS required, certificate not verified",
     )
 
     @field_validator("rds_instance_id")
@@ -200,7 +220,7 @@ class DatabaseSection(Section):
     @classmethod
     def _not_reserved(cls, value: str) -> str:
         if value in {"postgres", "rdsadmin", "root", "admin", "mysql"}:
-            raise ValueError(f"{value!r} is reserved for administrators: choose e.g. airflow")
+            raise ValueError(f"{quoted(value)} is reserved for administrators: choose e.g. airflow")
         return value
 
     @property
@@ -220,9 +240,38 @@ class RedisSection(Section):
         Field("cache.t4g.small", description="with mode = new")
     )
     engine: Literal["valkey", "redis"] = Field("valkey", description="valkey | redis")
-    transit_encryption: bool = Field(False, description="true: rediss:// broker URL")
+    transit_encryption: bool = Field(
+        True,
+        description="TLS: a rediss:// broker URL that checks the certificate (an existing "
+        "ElastiCache group's own setting wins)",
+    )
+    auth_token: bool | None = Field(
+        None,
+        description="an AUTH token in SSM (airflow.secrets.redis_auth_token): generated for a new "
+        "cache, read for an existing one; empty: as transit_encryption (an existing ElastiCache "
+        "group's own setting wins)",
+    )
     endpoint: str = Field("", description="HOST or HOST:PORT, with mode = existing")
     broker_db: int = Field(1, ge=0, le=15, description="redis://ENDPOINT:6379/1 as in the runbook")
+
+    @field_validator("auth_token")
+    @classmethod
+    def _auth_needs_tls(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        if (
+            value
+            and info.data.get("mode") == "new"
+            and info.data.get("transit_encryption") is False
+        ):
+            raise ValueError(
+                "= true needs redis.transit_encryption = true: ElastiCache takes an AUTH token "
+                "only on a replication group with in-transit encryption"
+            )
+        return value
+
+    @property
+    def uses_auth_token(self) -> bool:
+        """Whether the cache wants an AUTH token (unless an existing group says otherwise)."""
+        return self.transit_encryption if self.auth_token is None else self.auth_token
 
     @field_validator("endpoint")
     @classmethod
@@ -233,18 +282,28 @@ class RedisSection(Section):
                 "e.g. airflow.abc123.ng.0001.use1.cache.amazonaws.com"
             )
         host, _, port = value.partition(":")
-        if value and (naming.dns_name_problem(host.lower()) or "/" in value):
-            raise ValueError(f"{value!r} must be HOST or HOST:PORT, without a scheme")
-        if port and not (port.isdigit() and 0 < int(port) < 65536):
-            raise ValueError(f"{value!r} has a port that is not a number from 1 to 65535")
+        if value and (naming.host_problem(host) or "/" in value):
+            raise ValueError(f"{quoted(value)} must be HOST or HOST:PORT, without a scheme")
+        if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"{quoted(value)} has a port that is not a number from 1 to 65535")
         return value
 
-    def broker_url(self, endpoint: str) -> str:
-        """Celery's broker URL for a primary endpoint (`HOST` or `HOST:PORT`)."""
+    def broker_url(self, endpoint: str, *, tls: bool | None = None, password: str = "") -> str:
+        """Celery's broker URL for a primary endpoint (`HOST` or `HOST:PORT`).
+
+        Args:
+            endpoint: The cache's primary endpoint.
+            tls: Whether the cache encrypts in transit (None: `transit_encryption`); then the
+                URL is `rediss://` and Celery checks the certificate (`ssl_cert_reqs=required`).
+            password: The AUTH token, if the cache wants one (URL-encoded into the URL).
+        """
         host, _, port = endpoint.partition(":")
-        scheme = "rediss" if self.transit_encryption else "redis"
-        url = f"{scheme}://{host}:{port or 6379}/{self.broker_db}"
-        return f"{url}?ssl_cert_reqs=required" if self.transit_encryption else url
+        tls = self.transit_encryption if tls is None else tls
+        credentials = f":{quote(password, safe='')}@" if password else ""
+        url = (
+            f"{'rediss' if tls else 'redis'}://{credentials}{host}:{port or 6379}/{self.broker_db}"
+        )
+        return f"{url}?ssl_cert_reqs=required" if tls else url
 
 
 class ImageSection(Section):
@@ -257,6 +316,11 @@ class ImageSection(Section):
         "latest", description="the image tag to run"
     )
     create_repository: bool = Field(False, description="create the repository if it is missing")
+    architecture: Literal["", "amd64", "arm64"] = Field(
+        "",
+        description="the image's CPU architecture, checked against cluster.instance_type when "
+        "ECR cannot tell (a single-platform image): amd64 | arm64; empty: not checked",
+    )
 
 
 class ClusterSection(Section):
@@ -366,7 +430,11 @@ class SecretsSection(Section):
     admin_password: OptionalSsmName = Field("", description="the first Admin user's password")
     db_password: OptionalSsmName = Field("", description="the Airflow database user's password")
     broker_url: OptionalSsmName = Field(
-        "", description="the broker URL, when the redis step creates the cache"
+        "", description="the broker URL (with the AUTH token, if any), written by the redis step"
+    )
+    redis_auth_token: OptionalSsmName = Field(
+        "",
+        description="the cache's AUTH token: generated for a new cache, given for an existing one",
     )
 
     @field_validator("google_client_secret")
@@ -415,11 +483,15 @@ class AirflowSection(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="[logging] logging_level"
     )
-    docker_label_prefix: str = Field(
+    docker_label_prefix: Annotated[str, rule(naming.label_prefix_problem)] = Field(
         "airflow", description="dockerLabels: es_index_prefix and service start with it"
     )
-    log_topic: str = Field("", description="dockerLabels: kafka_topic of the log shipper")
-    pythonpath: str = Field("", description="PYTHONPATH in the containers; empty: HOME/dags")
+    log_topic: Annotated[str, rule(naming.kafka_topic_problem, allow_empty=True)] = Field(
+        "", description="dockerLabels: kafka_topic of the log shipper"
+    )
+    pythonpath: Annotated[str, rule(naming.pythonpath_problem, allow_empty=True)] = Field(
+        "", description="PYTHONPATH in the containers; empty: HOME/dags"
+    )
     execution_api_url: str = Field(
         "",
         description="Airflow 3: the API server URL workers call; empty: its Service Connect name",
@@ -430,7 +502,9 @@ class AirflowSection(Section):
     admin_username: Annotated[str, rule(naming.sql_identifier_problem)] = Field(
         "admin", description="the first Admin user's login"
     )
-    admin_email: str = Field("admin@example.com", description="the first Admin user's e-mail")
+    admin_email: Annotated[str, rule(naming.email_problem)] = Field(
+        "admin@example.com", description="the first Admin user's e-mail"
+    )
     secrets: SecretsSection = Field(default_factory=dict, validate_default=True)
 
     @field_validator("version")
@@ -441,15 +515,16 @@ class AirflowSection(Section):
     @field_validator("remote_log_folder")
     @classmethod
     def _remote_log_folder(cls, value: str) -> str:
-        if value and not value.startswith("s3://"):
-            raise ValueError(f"{value!r} must be an s3:// URI, or empty for the default")
+        problem = naming.s3_uri_problem(value.rstrip("/")) if value else None
+        if problem:
+            raise ValueError(f"{quoted(value)} {problem}, or empty for the default")
         return value.rstrip("/")
 
     @field_validator("execution_api_url")
     @classmethod
     def _execution_api_url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} must be an http(s):// URL ending in /execution/")
+        if value and naming.url_problem(value):
+            raise ValueError(f"{quoted(value)} must be an http(s):// URL ending in /execution/")
         return value
 
     @property

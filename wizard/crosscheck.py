@@ -12,13 +12,13 @@ import re
 import shlex
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
+from wizard.airflow_containers import HOST_DIR
 from wizard.config import LaunchConfig
 from wizard.errors import Problem
 
 BROKER_ENV = "AIRFLOW__CELERY__BROKER_URL"
-_SHELL_ASSIGNMENT = re.compile(r"^(MOUNT_POINT|MOUNT_SOURCE)=(.+)$", re.MULTILINE)
+_SHELL_ASSIGNMENT = re.compile(r"^(MOUNT_POINT|MOUNT_SOURCE|HOST_DIR)=(.+)$", re.MULTILINE)
 _S3_COPY = re.compile(r"^aws s3 cp (\S+) ", re.MULTILINE)
 _PARAMETER_IN_SQL = re.compile(r"--name (\S+)")
 
@@ -69,6 +69,8 @@ def _volumes_match_mount(
     for name, document in taskdefs.items():
         for volume in document.get("volumes", []):
             source = volume.get("host", {}).get("sourcePath", "")
+            if source == HOST_DIR and assigned.get("HOST_DIR") == f"${{HOST_DIR:-{HOST_DIR}}}":
+                continue  # the instance's address, which the bootstrap writes there
             if not source.startswith(f"{mount_point}/"):
                 problems.append(
                     Problem(
@@ -132,41 +134,17 @@ def _broker_matches_redis(
 ) -> list[Problem]:
     problems = []
     for name, container in _containers(taskdefs):
-        plain = {item.get("name"): item.get("value") for item in container.get("environment", [])}
+        plain = {item.get("name") for item in container.get("environment", [])}
         from_ssm = {item.get("name") for item in container.get("secrets", [])}
-        if config.redis.mode == "new":
-            if BROKER_ENV not in from_ssm or BROKER_ENV in plain:
-                problems.append(
-                    Problem(
-                        name,
-                        f"must take {BROKER_ENV} from {config.secret_name('broker_url')}, where "
-                        "the redis step stores the new cache's URL",
-                    )
+        if BROKER_ENV not in from_ssm or BROKER_ENV in plain:
+            problems.append(
+                Problem(
+                    name,
+                    f"must take {BROKER_ENV} from {config.secret_name('broker_url')}, where "
+                    "the redis step stores the cache's URL (it may carry an AUTH token)",
                 )
-            continue
-        url = plain.get(BROKER_ENV)
-        problem = _broker_url_problem(config, url)
-        if problem:
-            problems.append(Problem(name, problem))
+            )
     return problems
-
-
-def _broker_url_problem(config: LaunchConfig, url: str | None) -> str | None:
-    if not url:
-        return f"sets no {BROKER_ENV}: Celery would not find the broker"
-    parts = urlsplit(url)
-    redis = config.redis
-    want_scheme = "rediss" if redis.transit_encryption else "redis"
-    if parts.scheme != want_scheme:
-        return f"broker URL {url} uses {parts.scheme}:// but redis.transit_encryption needs {want_scheme}://"
-    if redis.transit_encryption and parse_qs(parts.query).get("ssl_cert_reqs") != ["required"]:
-        return f"broker URL {url} must verify the cache's certificate (ssl_cert_reqs=required)"
-    if parts.path != f"/{redis.broker_db}":
-        database = parts.path.lstrip("/")
-        return f"broker URL {url} uses database {database}, not redis.broker_db {redis.broker_db}"
-    if url != redis.broker_url(redis.endpoint):
-        return f"broker URL {url} is not {redis.broker_url(redis.endpoint)} (redis.endpoint)"
-    return None
 
 
 def _user_data_fetches_bootstrap(config: LaunchConfig, artifacts: dict[str, str]) -> list[Problem]:

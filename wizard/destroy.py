@@ -9,6 +9,7 @@ resumes too.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from wizard.aws import Aws, error_code
+from wizard.errors import WizardError, aws_failure, failure_text
 from wizard.state import Resource, StateFile
 
 DATA_KINDS = frozenset(
@@ -74,9 +76,13 @@ def destroy(
     delete_data: bool,
     progress: Callable[[str], None] = lambda message: None,
 ) -> DestroyResult:
-    """Delete the launch's created resources, newest first, forgetting each once it is gone."""
+    """Delete the launch's created resources, newest first, forgetting each once it is gone.
+
+    Each is deleted in the region it was made in (`Resource.region`; the state's own region
+    for records of early versions), so "not found" means gone, never "looked elsewhere"."""
     delete, keep = targets(state, delete_data=delete_data)
     result = DestroyResult(kept=keep)
+    regional = _Regions(aws, state.state.region)
     for resource in delete:
         deleter = DELETERS.get(resource.kind)
         if deleter is None:
@@ -84,19 +90,39 @@ def destroy(
             continue
         progress(f"deleting {resource.kind} {resource.id}")
         try:
-            deleter(aws, resource.id)
+            deleter(regional.of(resource), resource.id)
         except ClientError as error:
             if error_code(error) not in GONE:
-                result.failed.append((resource, str(error)))
+                result.failed.append((resource, failure_text(error)))
                 continue
         except Exception as error:  # any other failure: report it, the rest can still go
-            result.failed.append((resource, f"{type(error).__name__}: {error}"))
+            everyday = aws_failure(error)
+            text = failure_text(error) if everyday else f"{type(error).__name__}: {error}"
+            result.failed.append((resource, text))
             continue
         state.forget_resource(resource.kind, resource.id)
         result.deleted.append(resource)
     for name in list(state.state.steps):
         state.reset_step(name)
     return result
+
+
+class _Regions:
+    """An `Aws` per region, sharing the settings (profile, endpoint) and call recorder."""
+
+    def __init__(self, aws: Aws, default: str) -> None:
+        self._default = default or aws.region
+        self._clients = {aws.region: aws}
+        self._base = aws
+
+    def of(self, resource: Resource) -> Aws:
+        region = resource.region or self._default
+        if region not in self._clients:
+            settings = dataclasses.replace(self._base.settings, region=region)
+            self._clients[region] = Aws(
+                settings, read_only=self._base.read_only, recorder=self._base.recorder
+            )
+        return self._clients[region]
 
 
 def _retry_dependency(aws: Aws, call: Callable[[], Any], attempts: int = 40) -> None:
@@ -164,12 +190,21 @@ def _role_policy(aws: Aws, identifier: str) -> None:
 
 
 def _role(aws: Aws, arn_or_name: str) -> None:
+    """Delete a role the launch made, unless it holds a policy the launch did not write (its
+    own were deleted before it, newest first): an operator's policy is never deleted."""
     iam = aws.client("iam")
     name = arn_or_name.rsplit("/", 1)[-1]
-    for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-        iam.delete_role_policy(RoleName=name, PolicyName=policy)
-    for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
-        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+    foreign = list(iam.list_role_policies(RoleName=name)["PolicyNames"]) + [
+        attached["PolicyArn"]
+        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+    ]
+    if foreign:
+        raise WizardError(
+            f"role {name} also holds {', '.join(foreign)}, which this launch did not write: "
+            "left in place",
+            title="Role in use",
+            hint="Remove those policies (or keep the role), then run destroy again.",
+        )
     iam.delete_role(RoleName=name)
 
 

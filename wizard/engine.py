@@ -15,7 +15,7 @@ from pathlib import Path
 from wizard.aws import Aws, AwsSettings, CallRecorder, wait_scale_from_environment
 from wizard.config import LaunchConfig
 from wizard.config_file import dump_config
-from wizard.errors import BadInput, WizardError
+from wizard.errors import BadInput, WizardError, aws_failure, failure_text
 from wizard.runner import EventSink, RunResult, order, run_steps
 from wizard.state import StateFile
 from wizard.steps import GRAPH, STEPS
@@ -69,6 +69,9 @@ def connect(
     except Exception as error:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        everyday = aws_failure(error)
+        if everyday is not None:
+            raise everyday from error
         if isinstance(error, BotoCoreError | ClientError):
             raise WizardError(
                 f"Cannot reach AWS as the config says ({error})",
@@ -175,8 +178,15 @@ def apply_launch(
                 raise PlanChanged(name)
             step.apply(context)
         except BaseException as error:
-            state.fail_step(name, str(error))
+            state.fail_step(name, failure_text(error))
             raise
         state.finish_step(name, preview_digest=plan.digest())
 
-    return run_steps(GRAPH, apply_one, only=chosen, done=done, on_event=on_event)
+    result = run_steps(
+        GRAPH, apply_one, only=chosen, done=done, on_event=on_event, stop=launch.aws.stop
+    )
+    if result.ok and set(state.applied_steps()) >= set(STEPS):
+        context = launch.context()
+        for name in reversed(order(GRAPH)):  # the users of an old name have moved off it
+            STEPS[name].retire(context)
+    return result

@@ -8,54 +8,74 @@ from __future__ import annotations
 
 import re
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
 _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-_IPV4_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_IPV4_LIKE = re.compile(r"\d+\.\d+\.\d+\.\d+", re.ASCII)
 
-_VPC = re.compile(r"^vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
-_SUBNET = re.compile(r"^subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
-_SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+_VPC = re.compile(r"vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?", re.ASCII)
+_SUBNET = re.compile(r"subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?", re.ASCII)
+_SECURITY_GROUP = re.compile(r"sg-[0-9a-f]{8}(?:[0-9a-f]{9})?", re.ASCII)
 
 _PARTITION = r"aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?"
 _ROLE_ARN = re.compile(
-    rf"^arn:{_PARTITION}:iam::(\d{{12}}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{{1,64}}$"
+    rf"arn:{_PARTITION}:iam::(\d{{12}}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{{1,64}}", re.ASCII
 )
 _CERTIFICATE_ARN = re.compile(
-    rf"^arn:{_PARTITION}:acm:[a-z0-9-]+:\d{{12}}:certificate/[0-9a-f-]{{36}}$"
+    rf"arn:{_PARTITION}:acm:[a-z0-9-]+:\d{{12}}:certificate/[0-9a-f-]{{36}}", re.ASCII
 )
 _TARGET_GROUP_ARN = re.compile(
-    rf"^arn:{_PARTITION}:elasticloadbalancing:[a-z0-9-]+:\d{{12}}:"
-    r"targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
+    rf"arn:{_PARTITION}:elasticloadbalancing:[a-z0-9-]+:\d{{12}}:"
+    r"targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}",
+    re.ASCII,
 )
-_REGION = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")
-_ECS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-_LAUNCH_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-)){0,30}[a-z0-9]$")
-_RDS_ID = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-)){0,62}$")
-_CACHE_ID = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-)){0,39}$")
-_SSM_NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,1011}$")
-_ECR_REPOSITORY = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_SQL_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_S3_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*$")
-_ABSOLUTE_PATH = re.compile(r"^(?:/[A-Za-z0-9._-]+)+$")
+_REGION = re.compile(r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d", re.ASCII)
+_ECS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}", re.ASCII)
+_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}", re.ASCII)
+_LAUNCH_NAME = re.compile(r"[a-z](?:[a-z0-9]|-(?!-)){0,30}[a-z0-9]", re.ASCII)
+_RDS_ID = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?!-)){0,62}", re.ASCII)
+_CACHE_ID = re.compile(r"[a-z](?:[a-z0-9]|-(?!-)){0,39}", re.ASCII)
+_SSM_NAME = re.compile(r"[A-Za-z0-9_.\-/]{1,1011}", re.ASCII)
+_ECR_REPOSITORY = re.compile(
+    r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*", re.ASCII
+)
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+_INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+", re.ASCII)
+_SQL_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}", re.ASCII)
+_S3_PREFIX = re.compile(r"[A-Za-z0-9!_.'()-]+(?:/[A-Za-z0-9!_.'()-]+)*", re.ASCII)
+_ABSOLUTE_PATH = re.compile(r"(?:/[A-Za-z0-9._-]+)+", re.ASCII)
 _DNS_LABELS = re.compile(
-    r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*", re.ASCII
 )
+_ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
+_PROFILE = re.compile(r"[A-Za-z0-9_.+@:/-]{1,128}", re.ASCII)
+_ENGINE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+_LABEL_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
+_KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}", re.ASCII)
+_EMAIL = re.compile(
+    r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+",
+    re.ASCII,
+)
+_NETLOC = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?", re.ASCII)
+_URL_PATH = re.compile(r"(?:/[A-Za-z0-9._~%+-]*)*", re.ASCII)
+
+MAX_TEXT = 1024
+"""The longest string any config field takes (the longest AWS name used, an SSM name, is 1011)."""
+MAX_COMMAND_TEXT = 4096
+"""The longest single argument of a container command override."""
 
 
 def bucket_problem(name: str) -> str | None:
     """S3 general purpose bucket naming rules."""
-    if not _BUCKET.match(name):
+    if not _BUCKET.fullmatch(name):
         return (
             "must be 3-63 characters of lowercase letters, digits, dots and hyphens, "
             "starting and ending with a letter or digit"
         )
     if ".." in name or ".-" in name or "-." in name:
         return "must not contain two adjacent periods or a period next to a hyphen"
-    if _IPV4_LIKE.match(name):
+    if _IPV4_LIKE.fullmatch(name):
         return "must not be formatted as an IP address"
     if name.startswith(_BUCKET_RESERVED_PREFIXES) or name.endswith(_BUCKET_RESERVED_SUFFIXES):
         return "uses a prefix or suffix that S3 reserves (xn--, sthree-, -s3alias, --ol-s3, ...)"
@@ -63,7 +83,7 @@ def bucket_problem(name: str) -> str | None:
 
 
 def _shape(pattern: re.Pattern[str], value: str, what: str) -> str | None:
-    return None if pattern.match(value) else what
+    return None if pattern.fullmatch(value) else what
 
 
 def vpc_problem(value: str) -> str | None:
@@ -83,7 +103,7 @@ def security_group_problem(value: str) -> str | None:
 
 def role_arn_account(value: str) -> str | None:
     """The account id in an IAM role ARN, or None when it is not one."""
-    match = _ROLE_ARN.match(value)
+    match = _ROLE_ARN.fullmatch(value)
     return match.group(1) if match else None
 
 
@@ -144,7 +164,7 @@ def launch_name_problem(value: str) -> str | None:
 
 def rds_instance_problem(value: str) -> str | None:
     """An RDS DB instance identifier."""
-    if not _RDS_ID.match(value) or value.endswith("-"):
+    if not _RDS_ID.fullmatch(value) or value.endswith("-"):
         return (
             "must be 1-63 letters, digits and single hyphens, starting with a letter "
             "and not ending with a hyphen"
@@ -154,7 +174,7 @@ def rds_instance_problem(value: str) -> str | None:
 
 def replication_group_problem(value: str) -> str | None:
     """An ElastiCache replication group id."""
-    if not _CACHE_ID.match(value) or value.endswith("-"):
+    if not _CACHE_ID.fullmatch(value) or value.endswith("-"):
         return (
             "must be 1-40 lowercase letters, digits and single hyphens, starting with a letter "
             "and not ending with a hyphen"
@@ -164,7 +184,7 @@ def replication_group_problem(value: str) -> str | None:
 
 def ssm_parameter_problem(value: str) -> str | None:
     """An SSM Parameter Store parameter name."""
-    if not _SSM_NAME.match(value):
+    if not _SSM_NAME.fullmatch(value):
         return "may hold only letters, digits and . - _ / (1011 characters at most)"
     bare = value.lstrip("/").lower()
     if bare.startswith(("aws", "ssm")):
@@ -180,7 +200,7 @@ def ssm_parameter_problem(value: str) -> str | None:
 
 def ecr_repository_problem(value: str) -> str | None:
     """An ECR repository name."""
-    if not 2 <= len(value) <= 256 or not _ECR_REPOSITORY.match(value):
+    if not 2 <= len(value) <= 256 or not _ECR_REPOSITORY.fullmatch(value):
         return (
             "must be 2-256 lowercase letters, digits and . _ - / "
             "(each part starting and ending with a letter or digit)"
@@ -197,7 +217,7 @@ def image_tag_problem(value: str) -> str | None:
 
 def instance_type_problem(value: str, *, prefix: str = "") -> str | None:
     """An EC2, RDS (`db.`) or ElastiCache (`cache.`) instance type."""
-    if not value.startswith(prefix) or not _INSTANCE_TYPE.match(value.removeprefix(prefix)):
+    if not value.startswith(prefix) or not _INSTANCE_TYPE.fullmatch(value.removeprefix(prefix)):
         example = {"": "m6i.xlarge", "db.": "db.t4g.medium", "cache.": "cache.t4g.small"}[prefix]
         return f"must be an instance type like {example}"
     return None
@@ -223,17 +243,20 @@ def s3_prefix_problem(value: str) -> str | None:
 
 
 def absolute_path_problem(value: str) -> str | None:
-    """An absolute POSIX path without a trailing slash or shell metacharacters."""
-    return _shape(
-        _ABSOLUTE_PATH,
-        value,
-        "must be an absolute path such as /mnt/airflow (letters, digits, . _ -; no trailing /)",
-    )
+    """An absolute POSIX path without a trailing slash, `.` or `..` parts or shell
+    metacharacters."""
+    if not _ABSOLUTE_PATH.fullmatch(value):
+        return (
+            "must be an absolute path such as /mnt/airflow (letters, digits, . _ -; no trailing /)"
+        )
+    if any(part in {".", ".."} for part in value.split("/")):
+        return "must not contain . or .. parts (name the folder itself, such as /mnt/airflow)"
+    return None
 
 
 def dns_name_problem(value: str) -> str | None:
     """A lowercase DNS name such as `airflow-api` or `api.airflow.internal`."""
-    if len(value) > 253 or not _DNS_LABELS.match(value):
+    if len(value) > 253 or not _DNS_LABELS.fullmatch(value):
         return "must be a lowercase DNS name such as airflow-api or api.airflow.internal"
     return None
 
@@ -248,4 +271,121 @@ def cidr_problem(value: str) -> str | None:
         return f"must be a CIDR block such as 10.0.0.0/8 ({error})"
     if "/" not in value:
         return "must be a CIDR block with a prefix length, such as 10.0.0.0/8"
+    return None
+
+
+def text_problem(value: str, limit: int = MAX_TEXT) -> str | None:
+    """What every string of the config obeys: a sane length, and no control or format
+    characters (NUL, newline, carriage return, bidirectional overrides...), which would end a
+    line or hide text in the scripts and files rendered from it."""
+    import unicodedata
+
+    if len(value) > limit:
+        return f"is {len(value)} characters long: {limit} at most"
+    for position, char in enumerate(value):
+        if unicodedata.category(char) in {"Cc", "Cf", "Cs", "Zl", "Zp"}:
+            return (
+                f"contains the control character U+{ord(char):04X} at position {position + 1}: "
+                "remove it (no field takes line breaks, tabs or NUL)"
+            )
+    return None
+
+
+def account_id_problem(value: str) -> str | None:
+    """An AWS account id: 12 ASCII digits."""
+    return _shape(_ACCOUNT_ID, value, "must be the 12-digit account id, or empty")
+
+
+def host_problem(value: str) -> str | None:
+    """A host: a DNS name (any case) or an IPv4 or IPv6 address."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        pass
+    else:  # a scope id (fe80::1%eth0) may hold any character: refused
+        return None if "%" not in str(address) else "must be an IP address without a %scope"
+    if len(value) > 253 or not _DNS_LABELS.fullmatch(value.lower()):
+        return (
+            "must be a DNS name such as mydb.abc123.us-east-1.rds.amazonaws.com or an IP "
+            "address such as 127.0.0.1"
+        )
+    return None
+
+
+def s3_uri_problem(value: str) -> str | None:
+    """An `s3://BUCKET` or `s3://BUCKET/PREFIX` URI: a valid bucket and key parts, no wildcard or
+    other policy metacharacter (the URI becomes an IAM policy's resource)."""
+    bucket, _, prefix = value.removeprefix("s3://").partition("/")
+    if (
+        not value.startswith("s3://")
+        or bucket_problem(bucket)
+        or (prefix and s3_prefix_problem(prefix))
+    ):
+        return (
+            "must be an s3://BUCKET/PREFIX URI: a valid bucket name, then key parts of letters, "
+            "digits and ! _ . ' ( ) - joined by / (no * or ?, no double slash)"
+        )
+    return None
+
+
+def url_problem(value: str) -> str | None:
+    """An http(s) URL: a host (DNS name or IP address), an optional port and a plain path."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        parts = None
+    what = "must be an http:// or https:// URL such as http://localhost:5000 (host, port, path)"
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        return what
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return what + ", without a query, fragment or user"
+    if host_problem(parts.hostname) or not _NETLOC.fullmatch(parts.netloc):
+        return what
+    if not _URL_PATH.fullmatch(parts.path):
+        return what + "; the path holds letters, digits and . _ ~ % + - only"
+    return None
+
+
+def profile_problem(value: str) -> str | None:
+    """A named profile of ~/.aws/config."""
+    return _shape(
+        _PROFILE, value, "must be a profile name: letters, digits and _ . + @ : / - (128 at most)"
+    )
+
+
+def engine_version_problem(value: str) -> str | None:
+    """A database engine version such as 16.4 or 8.0.35."""
+    return _shape(_ENGINE_VERSION, value, "must be an engine version such as 16.4 or 8.0.35")
+
+
+def label_prefix_problem(value: str) -> str | None:
+    """A prefix of Docker label values: letters, digits and . _ -."""
+    return _shape(
+        _LABEL_PREFIX,
+        value,
+        "must be 1-128 letters, digits and . _ -, starting with one of the first two",
+    )
+
+
+def kafka_topic_problem(value: str) -> str | None:
+    """A Kafka topic name."""
+    return _shape(_KAFKA_TOPIC, value, "must be a Kafka topic: 1-249 letters, digits and . _ -")
+
+
+def email_problem(value: str) -> str | None:
+    """An e-mail address."""
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
+        return "must be an e-mail address such as admin@example.com"
+    return None
+
+
+def pythonpath_problem(value: str) -> str | None:
+    """A PYTHONPATH: absolute paths joined by `:`."""
+    if any(absolute_path_problem(part) for part in value.split(":")):
+        return "must be absolute paths joined by :, such as /opt/airflow/dags:/opt/airflow/lib"
     return None

@@ -23,13 +23,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from wizard.cfn_template import load_template
-from wizard.errors import BadInput
+from wizard.errors import BadInput, quoted
 from wizard.user_data_patch import BlockMaker, patch_user_data
 
 LAUNCH_CONFIGURATION = "AWS::AutoScaling::LaunchConfiguration"
 LAUNCH_TEMPLATE = "AWS::EC2::LaunchTemplate"
-_CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
-_S3_OBJECT = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S*[^/\s]")
+_CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}", re.ASCII)
+_S3_OBJECT = re.compile(
+    r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s\x00-\x1f\x7f]*[^/\s\x00-\x1f\x7f]"
+)
 _HINT_BY_HAND = "Patch that resource by hand, or make it look like the console's, and run again."
 
 _MISSING = object()
@@ -136,13 +138,13 @@ def patch_template(
 def _check_arguments(cluster_name: str, bootstrap_uri: str) -> None:
     if not _CLUSTER_NAME.fullmatch(cluster_name):
         raise BadInput(
-            f"{cluster_name!r} is not an ECS cluster name.",
+            f"{quoted(cluster_name)} is not an ECS cluster name.",
             title="Bad cluster name",
             hint="Use up to 255 letters, digits, hyphens and underscores.",
         )
     if not _S3_OBJECT.fullmatch(bootstrap_uri):
         raise BadInput(
-            f"{bootstrap_uri!r} is not the S3 URI of a file.",
+            f"{quoted(bootstrap_uri)} is not the S3 URI of a file.",
             title="Bad bootstrap URI",
             hint="Give the bootstrap script's object, e.g. s3://BUCKET/PREFIX/ENV/bootstrap/"
             "bootstrap.sh (not a folder: the instances copy one file and run it).",

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from wizard.config import LaunchConfig
-from wizard.errors import Problem, ProblemsError
+from wizard.errors import Problem, ProblemsError, quoted
 
 Kind = Literal["text", "int", "bool", "choice", "list"]
 
@@ -245,7 +245,7 @@ def parse_answer(question: Question, text: str) -> Any:
             return int(text or "0")
         except ValueError:
             raise ProblemsError(
-                [Problem(question.path, f"{text!r} must be a whole number")]
+                [Problem(question.path, f"{quoted(text)} must be a whole number")]
             ) from None
     if question.kind == "bool":
         return text.lower() in ("yes", "y", "true", "1", "on")

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shlex
 from importlib import resources
 from pathlib import Path
@@ -13,8 +14,9 @@ from typing import Any
 
 import jinja2
 
+from wizard.airflow_containers import HOST_DIR, HOST_MODULE
 from wizard.config import LaunchConfig
-from wizard.errors import BadInput, Problem, ProblemsError, WizardError
+from wizard.errors import BadInput, Problem, ProblemsError, WizardError, quoted
 from wizard.taskdefs import resource_tags, taskdef_context
 
 AMI_PARAMETERS = {
@@ -71,9 +73,11 @@ def jinja_env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["shquote"] = lambda value: shlex.quote(str(value))
+    env.filters["shquote"] = shell_quote
+    env.filters["word"] = plain_word
     env.filters["tojson"] = _tojson
     env.filters["sqlliteral"] = _sql_literal
+    env.filters["sqlident"] = _sql_identifier
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
     return env
 
@@ -98,8 +102,58 @@ def _template_bug(message: str) -> WizardError:
     )
 
 
+# The filters through which every value reaches a script (shell or SQL). Each either writes the
+# value so that it cannot end a line, a word or a quoted string, or refuses it: a value that config
+# validation let through but a script cannot carry is an error, never an escape.
+
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9._:/@+=,-]{1,1024}", re.ASCII)
+_SQL_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}", re.ASCII)
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _unsafe(value: str, where: str) -> BadInput:
+    return BadInput(
+        f"The value {quoted(value)} cannot be written safely into {where}.",
+        title="Unsafe value",
+        hint="Config validation should have refused it: fix the field that holds it, and "
+        "report this as a bug in airflow-ecs-wizard.",
+    )
+
+
+def plain_word(value: object) -> str:
+    """A value that needs no quoting anywhere in a script: in a comment, bare or inside double
+    quotes in shell, in a psql conninfo. Only letters, digits and `. _ : / @ + = , -`."""
+    text = str(value)
+    if not _PLAIN_WORD.fullmatch(text):
+        raise _unsafe(text, "a script as a plain word")
+    return text
+
+
+def shell_quote(value: object) -> str:
+    """One shell word, single-quoted where needed; a control character (which could end the
+    line, in a comment or a here-document) is refused."""
+    text = str(value)
+    if _LINE_BREAKING.search(text):
+        raise _unsafe(text, "a shell script")
+    return shlex.quote(text)
+
+
 def _sql_literal(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
+    """A SQL string literal. Backslashes are refused as well as control characters: with
+    standard_conforming_strings off (or in MySQL) a backslash would escape the closing quote."""
+    text = str(value)
+    if _LINE_BREAKING.search(text) or "\\" in text:
+        raise _unsafe(text, "a SQL string literal")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_identifier(value: object) -> str:
+    """A database or role name written bare (psql's \\connect, MySQL's backquotes): only plain
+    lowercase identifiers, as config validation allows."""
+    text = str(value)
+    if not _SQL_IDENTIFIER.fullmatch(text):
+        raise _unsafe(text, "SQL as a plain identifier")
+    return text
 
 
 def render_artifacts(config: LaunchConfig, account_id: str = "") -> dict[str, str]:
@@ -159,6 +213,8 @@ def _bootstrap_context(config: LaunchConfig) -> dict[str, Any]:
         "bucket": config.s3.bucket,
         "prefix": config.s3.prefix,
         "environment": config.environment,
+        "host_dir": HOST_DIR,
+        "host_module": HOST_MODULE,
     }
 
 
@@ -192,15 +248,10 @@ def _cluster_context(config: LaunchConfig, user_data: str) -> dict[str, Any]:
 
 def _database_context(config: LaunchConfig) -> dict[str, Any]:
     database = config.database
-    host = database.host or (
-        f"$(aws rds describe-db-instances --region {config.aws.region} "
-        f"--db-instance-identifier {config.rds_instance_id} "
-        "--query 'DBInstances[0].Endpoint.Address' --output text)"
-    )
     return {
         "launch_name": config.name,
         "rds_instance_id": config.rds_instance_id,
-        "host": host,
+        "host": database.host,
         "port": database.port or database.default_port,
         "admin_username": database.admin_username,
         "region": config.aws.region,

@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wizard.errors import WizardError
+from wizard.errors import WizardError, failure_text
 
 EventKind = Literal["started", "progress", "applied", "failed", "skipped"]
 
@@ -79,6 +79,7 @@ def run_steps(
     done: Iterable[str] = (),
     on_event: EventSink | None = None,
     max_workers: int = 8,
+    stop: threading.Event | None = None,
 ) -> RunResult:
     """Apply the steps of `graph`, each as soon as everything it depends on has applied.
 
@@ -90,6 +91,7 @@ def run_steps(
         on_event: receives every event; called from worker threads, so it must be quick and
             thread-safe (post a message, print a line).
         max_workers: how many steps may run at once.
+        stop: once set, no further step starts (those running are left to finish or stop).
     """
     order(graph)  # validates the graph before anything runs
     sink = on_event or (lambda event: None)
@@ -105,6 +107,8 @@ def run_steps(
     running: dict[Future[None], str] = {}
 
     def runnable() -> list[str]:
+        if stop is not None and stop.is_set():
+            return []
         started = set(running.values())
         return [
             name
@@ -142,12 +146,16 @@ def run_steps(
                         satisfied.add(name)
                     else:
                         result.failed[name] = error
-                        sink(StepEvent(name, "failed", str(error)))
+                        sink(StepEvent(name, "failed", failure_text(error)))
                         _block_dependents(name, deps, wanted, blocked)
     for name in wanted:
         if name not in result.applied and name not in result.failed:
             result.skipped.append(name)
-            reason = _skip_reason(name, deps, result, satisfied)
+            reason = (
+                "not started: interrupted"
+                if stop is not None and stop.is_set()
+                else _skip_reason(name, deps, result, satisfied)
+            )
             sink(StepEvent(name, "skipped", reason))
     return result
 

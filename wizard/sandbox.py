@@ -26,6 +26,7 @@ from wizard.aws import WAIT_SCALE_VARIABLE, Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
 from wizard.errors import WizardError
+from wizard.sandbox_console import console_role
 
 IMAGE_TAGS = ("3.3.2", "3.3.1", "2.11.2")
 RDS_INSTANCE = "staging-rds"
@@ -110,6 +111,7 @@ def _console_stack(aws: Aws, vpc: str, subnets: list[str]) -> None:
     group = aws.client("ec2").create_security_group(
         GroupName="console-ecs-instances", Description="made by the ECS console", VpcId=vpc
     )["GroupId"]
+    console_role(aws)
     template = resources.files("wizard") / "data" / "console-cluster-stack.json"
     aws.client("cloudformation").create_stack(
         StackName=CONSOLE_STACK,
@@ -355,8 +357,11 @@ def serve(port: int) -> None:
 
     from moto.server import ThreadedMotoServer
 
+    from wizard.instance_refresh_gap import fill_instance_refresh_gap
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     fill_change_set_gap()
+    fill_instance_refresh_gap()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}"))

@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import getpass
 import json
+import logging
 import os
 import socket
+import stat
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
@@ -22,10 +24,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wizard.atomic_file import write_atomically
+from wizard.atomic_file import make_private_folder, write_atomically
 from wizard.errors import BadInput, WizardError
 
-SCHEMA_VERSION = 1
+_log = logging.getLogger(__name__)
+SCHEMA_VERSION = 2
+"""2 added `StepState.intents`. Older files are read as they are and written as the current
+schema, so an older wizard refuses them with "upgrade" instead of misreading them."""
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
 OutputValue = str | int | bool | list[str]
 PathLike = str | os.PathLike[str]
 _KEPT = "The file was left as it is."
@@ -39,7 +45,7 @@ def utc_now() -> str:
 class Resource(BaseModel):
     """One AWS resource a step created or adopted."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: str
     """Service and type: `s3:bucket`, `ec2:security-group`, `ssm:parameter`..."""
@@ -47,19 +53,24 @@ class Resource(BaseModel):
     """The name, ARN or id AWS knows it by."""
     created: bool
     """True: this launch created it (destroy removes it). False: adopted, it existed before."""
-    region: str = ""
+    region: str = Field(default="", pattern=rf"{REGION_PATTERN}|^$")
+    """Where it was made ("" in states of early versions: the launch's region)."""
     recorded_at: str = Field(default_factory=utc_now)
 
 
 class StepState(BaseModel):
     """Progress of one step."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     status: Literal["pending", "applied", "failed"] = "pending"
     outputs: dict[str, OutputValue] = Field(default_factory=dict)
     """Ids, ARNs and endpoints that later steps read."""
     resources: list[Resource] = Field(default_factory=list)
+    intents: list[Resource] = Field(default_factory=list)
+    """Creates under way whose result AWS cannot mark as the launch's (no tag in the same
+    call): written before the call, replaced by the resource's record once it is known. One
+    left behind means the process died in between, so what AWS holds under that id is ours."""
     preview_digest: str = ""
     """SHA-256 of the plan the user saw before it was applied."""
     started_at: str = ""
@@ -69,14 +80,15 @@ class StepState(BaseModel):
 
 
 class LaunchState(BaseModel):
-    """Everything the state file holds."""
+    """Everything the state file holds. Strict: a value of another JSON type (`"created":
+    "yes"`) is refused, not coerced."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     schema_version: int = SCHEMA_VERSION
     launch: str
     account_id: str
-    region: str
+    region: str = Field(pattern=REGION_PATTERN)
     config_digest: str
     created_at: str = Field(default_factory=utc_now)
     updated_at: str = Field(default_factory=utc_now)
@@ -111,11 +123,34 @@ def _atomic_write(path: Path, text: str) -> None:
     write_atomically(path, text, mode=0o600)
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json keeps the last one silently)."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
+
+
 def _parse(path: Path, data: bytes) -> LaunchState:
     """The state in a file's bytes, refusing anything this version cannot trust."""
     try:
-        document = json.loads(data.decode("utf-8"))
-    except ValueError:  # invalid JSON or UTF-8, including a file cut short
+        document = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as duplicate:
+        raise BadInput(
+            f"{path} names {duplicate.key!r} twice in one object: which one counts is not "
+            "clear, so it is not read.",
+            title="Ambiguous state file",
+            hint=f"Restore it from a backup, or remove one of the two by hand. {_KEPT}",
+        ) from None
+    except (ValueError, RecursionError):  # invalid JSON or UTF-8, a file cut short, deep nesting
         raise BadInput(
             f"{path} is not a state file of airflow-ecs-wizard: it may be truncated or corrupt.",
             title="Unreadable state file",
@@ -150,8 +185,14 @@ class StateFile:
     wait. A change is made to a copy that replaces `state` only once it is on disk, so a refused or
     failed save leaves memory and file as they were. Safe to call from several step threads.
 
+    A symlinked path is followed: the lock is named after the file it points to and writes go
+    through to that file (the link stays), so a path and a link to it share one lock and one
+    file.
+
     Attributes:
-        path: The state file; `<path>.lock` is its lock, `<path>.lock.json` says who holds it.
+        path: The state file as given (shown in messages).
+        real_path: The file itself, every link resolved: what is locked, read and written;
+            `<real_path>.lock` is its lock, `<real_path>.lock.json` says who holds it.
         state: What the file holds now.
         fault_hook: Test-only: called with "before-save" and "after-save" around every write,
             so a test can raise to simulate a crash between an AWS create and its state write.
@@ -159,10 +200,11 @@ class StateFile:
 
     def __init__(self, path: PathLike, state: LaunchState) -> None:
         self.path = Path(path)
+        self.real_path = Path(os.path.realpath(self.path))
         self.state = state
         self.fault_hook: Callable[[str], None] | None = None
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self.lock_info_path = self.path.with_name(self.path.name + ".lock.json")
+        self.lock_path = self.real_path.with_name(self.real_path.name + ".lock")
+        self.lock_info_path = self.real_path.with_name(self.real_path.name + ".lock.json")
         self._secrets: set[str] = set()
         self._mutex = threading.RLock()
 
@@ -182,7 +224,7 @@ class StateFile:
                 title="State file exists",
                 hint=f"Resume that launch with --state {file}, or give another path. {_KEPT}",
             )
-        file.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(Path(os.path.realpath(file)).parent)
         state = LaunchState(
             launch=launch, account_id=account_id, region=region, config_digest=config_digest
         )
@@ -211,8 +253,20 @@ class StateFile:
         )
 
     def check_target(self, account_id: str, region: str) -> None:
-        """Refuse credentials for another account or region than the launch's (BadInput)."""
+        """Refuse credentials for another account or region than the launch's, and a state
+        whose records were made in another region than it says (edited): BadInput."""
         state = self.state
+        elsewhere = sorted(
+            {r.region for e in state.steps.values() for r in [*e.resources, *e.intents]}
+            - {"", state.region}
+        )
+        if elsewhere:
+            raise BadInput(
+                f"{self.path} says its launch is in {state.region}, but its resources were "
+                f"made in {', '.join(elsewhere)}: the file was edited or mixed up.",
+                title="State does not match its resources",
+                hint=f"Restore the state file from a backup. Nothing was changed. {_KEPT}",
+            )
         if (state.account_id, state.region) != (account_id, region):
             raise BadInput(
                 f"This state belongs to account {state.account_id} in {state.region}; your "
@@ -290,6 +344,7 @@ class StateFile:
         with self._mutex:
             draft = self.state.model_copy(deep=True)
             change(draft)
+            draft.schema_version = SCHEMA_VERSION
             draft.updated_at = utc_now()
             text = json.dumps(draft.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
             if contains_secret(text, self._secrets):
@@ -301,7 +356,7 @@ class StateFile:
             if self.fault_hook:
                 self.fault_hook("before-save")
             try:
-                _atomic_write(self.path, text)
+                _atomic_write(self.real_path, text)
             except OSError as error:
                 raise WizardError(
                     f"Cannot write the state file {self.path}: {error.strerror or error}.",
@@ -325,14 +380,53 @@ class StateFile:
         self._update(step, status="pending", started_at=utc_now(), finished_at="")
 
     def record_resource(self, step: str, resource: Resource) -> bool:
-        """Record what a step created or adopted; False when that kind and id already were
-        (the first record, and its `created`, stay)."""
+        """Record what a step created or adopted, dropping its intent; False when that kind
+        and id already were (the first record, and its `created`, stay)."""
         with self._mutex:
-            resources = self.step(step).resources
-            if any((r.kind, r.id) == (resource.kind, resource.id) for r in resources):
+            entry = self.step(step)
+            key = (resource.kind, resource.id)
+            intents = [i for i in entry.intents if (i.kind, i.id) != key]
+            if any((r.kind, r.id) == key for r in entry.resources):
+                if intents != entry.intents:
+                    self._update(step, intents=intents)
                 return False
-            self._update(step, resources=[*resources, resource.model_copy()])
+            self._update(step, resources=[*entry.resources, resource.model_copy()], intents=intents)
             return True
+
+    def record_intent(self, step: str, resource: Resource) -> None:
+        """Record, before the call, a create whose result AWS cannot tag as the launch's."""
+        with self._mutex:
+            intents = self.step(step).intents
+            if all((i.kind, i.id) != (resource.kind, resource.id) for i in intents):
+                self._update(step, intents=[*intents, resource.model_copy()])
+
+    def drop_intent(self, step: str, kind: str, identifier: str) -> None:
+        """Forget an intent whose create AWS refused (nothing was made)."""
+        with self._mutex:
+            intents = self.step(step).intents
+            kept = [i for i in intents if (i.kind, i.id) != (kind, identifier)]
+            if kept != intents:
+                self._update(step, intents=kept)
+
+    def intended(self, kind: str, identifier: str) -> bool:
+        """Whether a create of this resource was under way when a run stopped."""
+        return any(
+            (i.kind, i.id) == (kind, identifier)
+            for entry in self.state.steps.values()
+            for i in entry.intents
+        )
+
+    def recorded(self, kind: str, identifier: str) -> Resource | None:
+        """The record of a resource, from whichever step made it (None: never recorded)."""
+        return next(
+            (
+                r
+                for entry in self.state.steps.values()
+                for r in entry.resources
+                if (r.kind, r.id) == (kind, identifier)
+            ),
+            None,
+        )
 
     def forget_resource(self, kind: str, identifier: str) -> None:
         """Drop a resource that `destroy` deleted, from whichever step recorded it."""
@@ -342,6 +436,7 @@ class StateFile:
                 entry.resources = [
                     r for r in entry.resources if (r.kind, r.id) != (kind, identifier)
                 ]
+                entry.intents = [i for i in entry.intents if (i.kind, i.id) != (kind, identifier)]
 
         self._mutate(change)
 
@@ -378,11 +473,12 @@ class StateFile:
 
     def created_resources(self, created_only: bool = True) -> list[Resource]:
         """Resources of all steps, newest first (the order `destroy` removes them in), each
-        kind and id once; adopted ones only when `created_only` is False."""
+        kind and id once; adopted ones only when `created_only` is False. A create left under
+        way (an intent) counts as created: whatever AWS holds under that id is the launch's."""
         records = [
             (resource.recorded_at, step_index, index, resource)
             for step_index, entry in enumerate(self.state.steps.values())
-            for index, resource in enumerate(entry.resources)
+            for index, resource in enumerate([*entry.resources, *entry.intents])
             if resource.created or not created_only
         ]
         records.sort(key=lambda record: record[:3], reverse=True)
@@ -399,7 +495,24 @@ class StateFile:
         ]
 
 
+def _tighten(path: Path) -> None:
+    """A state readable or writable by others is made 0600 at once, with a warning."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError:
+        return  # missing or not ours: reading it says what is wrong
+    if mode & 0o077:
+        _log.warning(
+            "warning: %s was readable or writable by others (mode %s); it is now 0600",
+            path,
+            oct(mode),
+        )
+
+
 def _read(path: Path, launch: str | None) -> LaunchState:
+    _tighten(path)
     try:
         data = path.read_bytes()
     except OSError as error:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import shlex
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wizard.config import LaunchConfig
 from wizard.state import Resource, StateFile
+from wizard.steps.load_balancer import cleartext_warnings
 
 _CONSOLE_PAGES = {
     "cloudformation:stack": "cloudformation/home?region={region}#/stacks/stackinfo?stackId={id}",
@@ -81,6 +82,8 @@ class LaunchSummary:
     config_path: Path
     replay_command: str
     created: list[CreatedRow]
+    warnings: list[str] = field(default_factory=list)
+    """What the operator should know about how the launch is reached (e.g. cleartext logins)."""
 
 
 def summarize(
@@ -103,7 +106,9 @@ def summarize(
                 resource,
                 region=region,
                 account_id=state.state.account_id,
-                cluster=config.cluster_name,
+                cluster=str(
+                    state.step("cluster").outputs.get("cluster_name") or config.cluster_name
+                ),
             ),
         )
         for resource in reversed(state.created_resources())
@@ -117,4 +122,5 @@ def summarize(
         config_path=config_path,
         replay_command=replay,
         created=created,
+        warnings=cleartext_warnings(config),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wizard.airflow_containers import container_facts
+from wizard.airflow_containers import HOST_DIR, container_facts
 from wizard.airflow_versions import MIGRATE_COMPONENT
 from wizard.config import LaunchConfig
 
@@ -32,6 +32,8 @@ def taskdef_context(config: LaunchConfig, component: str, account_id: str) -> di
         if facts.port_name:
             mapping = {"name": facts.port_name, **mapping, "appProtocol": "http"}
         port_mappings.append(mapping)
+    for fixed in facts.host_ports:
+        port_mappings.append({"containerPort": fixed, "hostPort": fixed, "protocol": "tcp"})
     labels = {
         "es_index_prefix": f"{config.airflow.docker_label_prefix}-{slug}-",
         "service": f"{config.airflow.docker_label_prefix}-{slug}",
@@ -57,6 +59,7 @@ def taskdef_context(config: LaunchConfig, component: str, account_id: str) -> di
         "docker_labels": labels,
         "airflow_home": config.airflow.home,
         "mount_point": config.bootstrap.mount_point,
+        "host_dir": HOST_DIR if facts.host_module else "",
         "tags": [
             {"key": LAUNCH_TAG, "value": config.name},
             {"key": "airflow-ecs-wizard:component", "value": component},

@@ -3,8 +3,9 @@ ECS and AWS would provide, each one listed.
 
 The definitions come from `render_artifacts`, the code `render` writes them with; nothing here
 builds a container definition of its own. The allowed rewrites are: free local ports for the
-container ports, the mounts' host folders, Service Connect's name of the API server, the worker's
-hostname, and the endpoints of the local services (database, broker, S3).
+container ports, the mounts' host folders (with what the bootstrap leaves in them), Service
+Connect's name of the API server, the worker's hostname, and the endpoints of the local services
+(database, broker, S3).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from wizard.airflow_containers import HOST_DIR, HOST_MODULE
 from wizard.airflow_versions import MIGRATE_COMPONENT
 from wizard.config import API_SERVER_ALIAS, LaunchConfig
 
@@ -60,6 +62,7 @@ class LocalSetup:
     hostname: str  # the worker's hostname (venv: this machine's)
     s3_endpoint: str  # the emulator's URL, as seen from the containers
     api_host: str = "127.0.0.1"  # where the API server answers for Service Connect's name
+    private_ip: str = "127.0.0.1"  # the instance's private IP, as the worker reports it
 
 
 @dataclass
@@ -136,7 +139,7 @@ def make_plan(config: LaunchConfig, artifacts: dict[str, str], local: LocalSetup
         rewrites += _ports(config, plan, local)
         rewrites += _mounts(definition, container, plan, local)
         rewrites += _service_connect(plan, local)
-        rewrites += _endpoints(config, plan)
+        rewrites += _host_folder(plan, local)
         containers.append(plan)
     if local.runtime == "venv":
         rewrites.append(Rewrite("hostname", "*", "the container's id", local.hostname))
@@ -214,21 +217,59 @@ def _service_connect(plan: ContainerPlan, local: LocalSetup) -> list[Rewrite]:
     return [Rewrite("service-connect", "*", f"{label} {url}", local_url)]
 
 
-def _endpoints(config: LaunchConfig, plan: ContainerPlan) -> list[Rewrite]:
-    """A broker URL in plain environment (an existing cache): its endpoint becomes the local
-    Redis (a placeholder filled in by the runtime, which knows the port)."""
-    name = "AIRFLOW__CELERY__BROKER_URL"
-    if config.redis.mode != "existing" or name not in plan.environment:
+def _host_folder(plan: ContainerPlan, local: LocalSetup) -> list[Rewrite]:
+    """The worker's hostname_callable reads the instance's private IP from the file the
+    bootstrap writes into HOST_DIR; here the instance is this machine (see `write_host_folder`)."""
+    callable_name = plan.environment.get("AIRFLOW__CORE__HOSTNAME_CALLABLE", "")
+    if HOST_DIR not in plan.mounts or not callable_name.startswith(HOST_MODULE):
         return []
-    launch_url = config.redis.broker_url(config.redis.endpoint)
-    if plan.environment[name] != launch_url:
-        return []  # not the launch's endpoint: left as the definition says
-    plan.environment[name] = LOCAL_BROKER
-    return [Rewrite("endpoint", "*", launch_url, "the local Redis")]
+    before = f"the instance's private IP ({HOST_DIR}/private-ip, written by bootstrap.sh)"
+    return [Rewrite("hostname", plan.component, before, local.private_ip)]
 
 
-LOCAL_BROKER = "{local-broker-url}"
-"""Stands for the local broker's URL until the services are up."""
+def write_host_folder(plan: RehearsalPlan, artifacts: dict[str, str], private_ip: str) -> None:
+    """Leave in each HOST_DIR mount's local folder what the launch's own bootstrap.sh leaves on
+    an instance: `private-ip` (here `private_ip`) and the module the worker imports, taken from
+    the rendered bootstrap.sh as it is.
+
+    Raises:
+        ValueError: the rendered bootstrap.sh writes no such module (a broken render).
+    """
+    found = re.search(
+        rf"cat >\"\${{HOST_DIR}}/{HOST_MODULE}\.py\" <<'PYTHON'\n(.*?)\nPYTHON\n",
+        artifacts["bootstrap.sh"],
+        re.DOTALL,
+    )
+    if found is None:
+        raise ValueError(f"bootstrap.sh does not write {HOST_MODULE}.py into {HOST_DIR}")
+    for container in plan.containers:
+        folder = container.mounts.get(HOST_DIR)
+        if folder is not None:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            (Path(folder) / "private-ip").write_text(private_ip + "\n")
+            (Path(folder) / f"{HOST_MODULE}.py").write_text(found[1] + "\n")
+
+
+def service_rewrites(
+    config: LaunchConfig, host: str, database_port: int, redis_port: int, database_ca: str
+) -> list[Rewrite]:
+    """The local services the secrets' URLs point at (their values are made for the
+    rehearsal), and the stand-in the launch's database.sql reads its password through."""
+    database = config.database.rds_instance_id or "the new RDS instance"
+    rewrites = [
+        Rewrite("endpoint", "*", f"RDS {database} (the database URLs)", f"{host}:{database_port}"),
+        Rewrite("endpoint", "*", "ElastiCache (the broker URL)", f"{host}:{redis_port}"),
+        Rewrite(
+            "endpoint",
+            "*",
+            "database.sql's `aws ssm get-parameter` (SSM)",
+            "the rehearsal's aws stand-in on psql's PATH, serving the local values",
+        ),
+    ]
+    if database_ca:
+        before = f"database.ca_bundle {config.database.ca_bundle} (RDS's CA, verify-full)"
+        rewrites.append(Rewrite("endpoint", "*", before, f"{database_ca} (the local server's)"))
+    return rewrites
 
 
 def _dedupe(rewrites: list[Rewrite]) -> list[Rewrite]:

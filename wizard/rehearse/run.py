@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import socket
 import tempfile
@@ -21,7 +22,14 @@ from wizard.airflow_versions import MIGRATE_COMPONENT
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput
 from wizard.rehearse import probes
-from wizard.rehearse.plan import LOCAL_BROKER, ContainerPlan, LocalSetup, Rewrite, make_plan
+from wizard.rehearse.plan import (
+    ContainerPlan,
+    LocalSetup,
+    Rewrite,
+    make_plan,
+    service_rewrites,
+    write_host_folder,
+)
 from wizard.rehearse.processes import CheckResult, Container, Runnable, run_shell
 from wizard.rehearse.report import Result, Row
 from wizard.rehearse.services import Postgres, Redis, S3Emulator, free_port
@@ -92,13 +100,20 @@ class Rehearsal:
     def run(self) -> Result:
         """Boot, check and report; never raises for a component that fails (its row says)."""
         ran, base = self.prepare()
-        postgres, redis, s3 = self._start_services()
+        token = secrets.token_urlsafe(24) if self.config.redis.uses_auth_token else ""
+        postgres, redis, s3 = self._start_services(token)
         host = self.service_host
-        values = local_values(self.config, host, postgres.port, f"{host}:{redis.port}")
-        self.admin_password = values.admin_password
-        postgres.run_script(
-            self.artifacts["database.sql"], {"airflow_password": values.db_password}
+        database_ca = self._database_ca(postgres)
+        values = local_values(
+            self.config,
+            host,
+            postgres.port,
+            f"{host}:{redis.port}",
+            redis_token=token,
+            database_ca=database_ca,
         )
+        self.admin_password = values.admin_password
+        postgres.run_script(self.artifacts["database.sql"], values.by_parameter)
         self._folders()
         local = LocalSetup(
             runtime=self.runtime,
@@ -108,12 +123,17 @@ class Rehearsal:
             },
             hostname=socket.gethostname(),
             s3_endpoint=s3.endpoint_for(host),
+            private_ip=host,  # the instance: this machine, as the containers reach it
         )
         plan = make_plan(self.config, self.artifacts, local)
+        write_host_folder(plan, self.artifacts, local.private_ip)
         result = Result(
             runtime=self.runtime,
             ran=ran,
-            rewrites=plan.rewrites,
+            rewrites=[
+                *plan.rewrites,
+                *service_rewrites(self.config, host, postgres.port, redis.port, database_ca),
+            ],
             relaxed=self._relaxed(),
             admin_username=self.config.airflow.admin_username,
             folder=str(self.folder),
@@ -135,9 +155,6 @@ class Rehearsal:
                 env["HOSTNAME"] = local.hostname
             for name, parameter in container.secrets.items():
                 env[name] = values.by_parameter.get(parameter, "")
-            for name, value in env.items():
-                if value == LOCAL_BROKER:
-                    env[name] = values.by_parameter[self.config.secret_name("broker_url")]
             self.envs[container.component] = env
             self.containers[container.component] = self.make_container(container, env)
         if not self._migrate(result):
@@ -180,11 +197,12 @@ class Rehearsal:
         """A file of this machine as the containers see it."""
         return str(path)
 
-    def _start_services(self) -> tuple[Postgres, Redis, S3Emulator]:
+    def _start_services(self, redis_token: str) -> tuple[Postgres, Redis, S3Emulator]:
         probe_url = self.config.redis.broker_url("127.0.0.1")
         host = self.service_host
         postgres = Postgres(require_tls=self._database_tls(), host=host)
-        redis = Redis(self.folder / "redis", tls=probe_url.startswith("rediss://"), host=host)
+        tls = probe_url.startswith("rediss://")
+        redis = Redis(self.folder / "redis", tls=tls, host=host, password=redis_token)
         s3 = S3Emulator(self.folder / "s3", host=host)
         for service in (postgres, redis, s3):
             self.services.append(service)
@@ -195,6 +213,15 @@ class Rehearsal:
             f"127.0.0.1:{redis.port}, S3 emulator at {s3.endpoint}; logs in {self.folder}/logs"
         )
         return postgres, redis, s3
+
+    def _database_ca(self, postgres: Postgres) -> str:
+        """With `database.ca_bundle` (verify-full): the local server's certificate, as the
+        containers see it, to verify against instead of the RDS bundle in the image."""
+        if not self.config.database.ca_bundle:
+            return ""
+        copy = self.folder / "database-ca.pem"
+        shutil.copy(postgres.root / "data" / "server.crt", copy)
+        return self.shared_path(copy)
 
     def _database_tls(self) -> bool:
         from wizard.steps.database import database_urls

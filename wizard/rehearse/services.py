@@ -144,32 +144,42 @@ class Postgres:
             stderr=subprocess.DEVNULL,
         )
 
-    def run_script(self, script: str, variables: dict[str, str]) -> None:
-        """Run a psql script as the admin, its variables set on stdin (never on a command line).
+    def run_script(self, script: str, parameters: dict[str, str]) -> None:
+        """Run the launch's psql script as the admin, as it is: the `aws ssm get-parameter`
+        it reads the Airflow user's password with is answered by the rehearsal's stand-in
+        (`aws_standin`) from `parameters` (SSM name -> value), passed in psql's environment.
 
         Raises:
-            WizardError: psql failed; its output says where.
+            WizardError: psql failed, or the script asked the stand-in for something else.
         """
+        import json
+
+        from wizard.rehearse import aws_standin
+
         assert self.bin_dir is not None
-        header = "".join(
-            f"\\set {name} '{value.replace(chr(39), chr(39) * 2)}'\n"
-            for name, value in variables.items()
-        )
+        standin = aws_standin.install(self.root / "aws-standin")
+        env = {
+            **os.environ,
+            "PATH": f"{standin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            aws_standin.VALUES_VARIABLE: json.dumps(parameters),
+        }
         result = subprocess.run(
             [
                 str(self.bin_dir / "psql"),
                 *("-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"),
                 f"host=127.0.0.1 port={self.port} dbname=postgres user={self.admin}",
             ],
-            input=header + script,
+            input=script,
             capture_output=True,
             text=True,
+            env=env,
             check=False,
         )
-        if result.returncode != 0:
+        refused = aws_standin.refused(standin)
+        if result.returncode != 0 or refused:
+            said = "; ".join(refused) or result.stderr.strip()
             raise WizardError(
-                f"the launch's database.sql failed against the local PostgreSQL: "
-                f"{result.stderr.strip()}",
+                f"the launch's database.sql failed against the local PostgreSQL: {said}",
                 title="database.sql failed",
                 hint="Render it (airflow-ecs-wizard render) and read the statement named above.",
             )
@@ -197,13 +207,14 @@ class Postgres:
 @dataclass
 class Redis:
     """A redis-server on 127.0.0.1 (and `host`):`port` without persistence, TLS-only when
-    `tls`."""
+    `tls`, asking for `password` (ElastiCache's AUTH token) when one is given."""
 
     root: Path
     tls: bool = False
     host: str = "127.0.0.1"
     port: int = 0
     ca_file: Path | None = None
+    password: str = ""
 
     def start(self) -> None:
         """Start it daemonized, and wait for its pid file."""
@@ -220,9 +231,14 @@ class Redis:
             listen += ["--tls-cert-file", str(cert), "--tls-key-file", str(key)]
             listen += ["--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"]
         pidfile = self.root / "redis.pid"
+        if self.password:  # in the config file it reads, not on its command line
+            config = self.root / "redis.conf"
+            config.touch(mode=0o600)
+            config.write_text(f'requirepass "{self.password}"\n')
         subprocess.run(
             [
                 executable,
+                *([str(self.root / "redis.conf")] if self.password else []),
                 *listen,
                 *("--bind", " ".join(dict.fromkeys(["127.0.0.1", self.host]))),
                 *("--daemonize", "yes", "--pidfile", str(pidfile)),

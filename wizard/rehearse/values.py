@@ -19,6 +19,7 @@ SECRET_KEYS = (
     "admin_password",
     "db_password",
     "broker_url",
+    "redis_auth_token",
     "google_client_id",
     "google_client_secret",
 )
@@ -37,14 +38,33 @@ class LocalValues:
 
 
 def local_values(
-    config: LaunchConfig, db_host: str, db_port: int, broker_endpoint: str
+    config: LaunchConfig,
+    db_host: str,
+    db_port: int,
+    broker_endpoint: str,
+    *,
+    redis_token: str = "",
+    database_ca: str = "",
 ) -> LocalValues:
     """A fresh value for each of the launch's secrets, pointing at the local services; the
-    URLs are made by the same code the database and redis steps store them with."""
+    URLs are made by the same code the database and redis steps store them with.
+
+    Args:
+        config: The launch.
+        db_host: The local PostgreSQL's address (as the containers see it), and its port.
+        db_port: See db_host.
+        broker_endpoint: The local Redis's `HOST:PORT` (as the containers see it).
+        redis_token: The local Redis's password, standing for the cache's AUTH token.
+        database_ca: With `database.ca_bundle` set, the local server's certificate as the
+            containers see it: the URLs verify against it instead of the RDS bundle.
+    """
     from wizard.steps.database import database_urls
 
     db_password = secrets.token_urlsafe(18)
     admin_password = secrets.token_urlsafe(18)
+    if config.database.ca_bundle and database_ca:
+        database = config.database.model_copy(update={"ca_bundle": database_ca})
+        config = config.model_copy(update={"database": database})
     urls = database_urls(config, db_host, db_port, db_password)
     made = {
         "fernet_key": generate_key(),
@@ -54,7 +74,8 @@ def local_values(
         "jwt_secret": secrets.token_urlsafe(48),
         "admin_password": admin_password,
         "db_password": db_password,
-        "broker_url": config.redis.broker_url(broker_endpoint),
+        "broker_url": config.redis.broker_url(broker_endpoint, password=redis_token),
+        "redis_auth_token": redis_token,
         "google_client_id": "rehearsal-client-id",
         "google_client_secret": secrets.token_urlsafe(18),
     }

@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
+
+from botocore.exceptions import ClientError
 
 from wizard.aws import Aws
 from wizard.config import LaunchConfig
@@ -112,6 +115,11 @@ class Step(ABC):
     def apply(self, ctx: StepContext) -> None:
         """Do it, exactly once, recording what was created as it goes."""
 
+    def retire(self, ctx: StepContext) -> None:
+        """Once every step applied: delete what earlier versions of this launch made under
+        names it no longer uses (nothing by default)."""
+        return None
+
     # Helpers for apply: record at once, so an interruption never loses a created resource.
 
     def created(self, ctx: StepContext, kind: str, identifier: str) -> None:
@@ -121,6 +129,42 @@ class Step(ABC):
     def adopted(self, ctx: StepContext, kind: str, identifier: str) -> None:
         """Record a resource that existed already and that this launch uses."""
         self._record(ctx, kind, identifier, created=False)
+
+    def record_found(
+        self, ctx: StepContext, kind: str, identifier: str, tags: Sequence[Mapping[str, str]]
+    ) -> None:
+        """Record a resource found in AWS: created by this launch when it has the launch tag
+        (in the `Key`/`Value` or `key`/`value` form) or a create of it was under way when a
+        run stopped, else adopted. Never decided from the state's silence."""
+        mine = {LAUNCH_TAG: ctx.config.name}.items() <= {
+            str(t.get("Key", t.get("key"))): str(t.get("Value", t.get("value"))) for t in tags
+        }.items()
+        intended = ctx.state is not None and ctx.state.intended(kind, identifier)
+        self._record(ctx, kind, identifier, created=mine or intended)
+
+    def is_own(self, ctx: StepContext, kind: str, identifier: str) -> bool:
+        """Whether the state records this resource as made by this launch."""
+        record = ctx.state.recorded(kind, identifier) if ctx.state is not None else None
+        return record is not None and record.created
+
+    def is_recorded(self, ctx: StepContext, kind: str, identifier: str) -> bool:
+        """Whether the state records this resource already (so its tags need not be read)."""
+        return ctx.state is not None and ctx.state.recorded(kind, identifier) is not None
+
+    @contextmanager
+    def creating(self, ctx: StepContext, kind: str, identifier: str) -> Iterator[None]:
+        """Around a create whose result AWS cannot tag as the launch's in the same call: the
+        intent is saved before it, so a run that dies before the record still knows the
+        resource is its own. AWS refusing the call (a ClientError) drops the intent."""
+        if ctx.state is not None:
+            resource = Resource(kind=kind, id=identifier, created=True, region=ctx.aws.region)
+            ctx.state.record_intent(self.name, resource)
+        try:
+            yield
+        except ClientError:
+            if ctx.state is not None:
+                ctx.state.drop_intent(self.name, kind, identifier)
+            raise
 
     def _record(self, ctx: StepContext, kind: str, identifier: str, *, created: bool) -> None:
         if ctx.state is not None:

@@ -10,6 +10,7 @@ from wizard.aws import error_code
 from wizard.checklist import CHECKLIST
 from wizard.render import render_artifacts
 from wizard.steps.base import Action, Step, StepContext, StepPlan
+from wizard.steps.s3_layout import launch_tagging
 
 
 class BootstrapStep(Step):
@@ -44,13 +45,20 @@ class BootstrapStep(Step):
     def apply(self, ctx: StepContext) -> None:
         plan = self.plan(ctx)
         (action,) = plan.actions
+        s3, bucket, key = ctx.aws.client("s3"), ctx.config.s3.bucket, ctx.config.bootstrap_key
+        if action.verb != "create" and not self.is_recorded(ctx, "s3:object", action.name):
+            found = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+            self.record_found(ctx, "s3:object", action.name, found)
         if action.verb != "no-op":
-            ctx.aws.client("s3").put_object(
-                Bucket=ctx.config.s3.bucket,
-                Key=ctx.config.bootstrap_key,
+            ours = action.verb == "create" or self.is_own(ctx, "s3:object", action.name)
+            s3.put_object(
+                Bucket=bucket,
+                Key=key,
                 Body=plan.artifacts["bootstrap.sh"].encode(),
                 ContentType="text/x-shellscript",
                 ServerSideEncryption="AES256",
+                # an object that was there before keeps no tag: it must not become ours
+                **({"Tagging": launch_tagging(ctx)} if ours else {}),
             )
         if action.verb == "create":
             self.created(ctx, "s3:object", action.name)

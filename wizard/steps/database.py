@@ -15,7 +15,7 @@ from urllib.parse import quote
 from wizard.checklist import CHECKLIST
 from wizard.config import LaunchConfig
 from wizard.errors import WizardError
-from wizard.render import render_artifacts
+from wizard.render import plain_word, render_artifacts, shell_quote
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
 from wizard.steps.postgres import ADMIN_PASSWORD_ENV, address, admin_password, plan_sql, run_sql
 from wizard.steps.provisioning import (
@@ -252,19 +252,25 @@ class DatabaseStep(Step):
     def _printed(self, ctx: StepContext, instance: dict[str, Any] | None) -> dict[str, str]:
         """`database.sql` and the commands that run it, for a machine that reaches the database."""
         config, database = ctx.config, ctx.config.database
+        # every value goes through render's script filters: plain words, or quoted
+        region, parameter = (
+            plain_word(ctx.aws.region),
+            plain_word(config.secret_name("db_password")),
+        )
         fetch = (
-            f"aws ssm get-parameter --with-decryption --region {ctx.aws.region} "
-            f"--name {config.secret_name('db_password')} --query Parameter.Value --output text"
+            f"aws ssm get-parameter --with-decryption --region {region} "
+            f"--name {parameter} --query Parameter.Value --output text"
         )
         if instance is None and not database.host:
             host = (
-                f"$(aws rds describe-db-instances --region {ctx.aws.region} --db-instance-"
-                f"identifier {config.rds_instance_id} --query 'DBInstances[0].Endpoint.Address' "
+                f"$(aws rds describe-db-instances --region {region} --db-instance-identifier "
+                f"{plain_word(config.rds_instance_id)} --query 'DBInstances[0].Endpoint.Address' "
                 "--output text)"
             )
-            port = database.port or database.default_port
+            port = plain_word(database.port or database.default_port)
         else:
-            host, port = address(ctx, instance or {})
+            found_host, found_port = address(ctx, instance or {})
+            host, port = plain_word(found_host), plain_word(found_port)
         lines = [
             "#!/bin/sh",
             "# Run database.sql (beside this file) from a machine that reaches the database,",
@@ -274,19 +280,26 @@ class DatabaseStep(Step):
         if arn:
             lines.append(
                 "# RDS keeps the admin password: aws secretsmanager get-secret-value "
-                f"--region {ctx.aws.region} --secret-id '{arn}' --query SecretString --output text"
+                f"--region {region} --secret-id {shell_quote(arn)} --query SecretString "
+                "--output text"
             )
-        admin = database.admin_username
+        admin = plain_word(database.admin_username)
+        # No password on a command line (`ps` shows every argument to everyone on the host):
+        # psql's script reads it from SSM itself; for mysql, the shell's builtin printf feeds
+        # it on stdin, base64-encoded so that no character of it can break the statement.
         if database.engine == "postgres":
             lines += [
                 f'psql "host={host} port={port} dbname=postgres user={admin} sslmode=require" \\',
-                f'  -v airflow_password="$({fetch})" \\',
                 "  -f database.sql",
             ]
         else:
             lines += [
-                f"mysql --host={host} --port={port} --user={admin} -p --ssl-mode=REQUIRED \\",
-                f"  --init-command=\"SET @airflow_password = '$({fetch})'\" < database.sql",
+                "set -e",
+                f"password=$({fetch})",
+                "{ printf \"SET @airflow_password = FROM_BASE64('%s');\\n\" \\",
+                "    \"$(printf '%s' \"$password\" | base64 | tr -d '\\n')\";"
+                " cat database.sql; } |",
+                f"  mysql --host={host} --port={port} --user={admin} -p --ssl-mode=REQUIRED",
             ]
         sql_text = render_artifacts(config, ctx.account_id)["database.sql"]
         return {"database.sql": sql_text, "database-run.sh": "\n".join(lines) + "\n"}
@@ -301,20 +314,39 @@ def _label(instance: dict[str, Any]) -> str:
 
 def _urls(ctx: StepContext, instance: dict[str, Any], password: str) -> dict[str, str]:
     """The SQLAlchemy URL and Celery's result backend, at the instance's endpoint (where the
-    tasks connect from inside the VPC, whatever tunnel this machine uses)."""
+    tasks connect from inside the VPC, whatever tunnel this machine uses), asking for TLS."""
     endpoint = instance["Endpoint"]
     return database_urls(ctx.config, endpoint["Address"], endpoint["Port"], password)
 
 
 def database_urls(config: LaunchConfig, host: str, port: int, password: str) -> dict[str, str]:
-    """The SQLAlchemy URL and Celery's result backend of a launch for a server at host:port
-    (the rehearsal makes them for its local server with this too)."""
+    """The SQLAlchemy URL and Celery's result backend of a launch for a server at host:port,
+    asking for TLS (the rehearsal makes them for its local server with this too)."""
     database = config.database
     credentials = f"{quote(database.username, safe='')}:{quote(password, safe='')}"
     where = f"{credentials}@{host}:{port}/{database.database_name}"
+    where += tls_query(config)
     if database.engine == "postgres":
         return {
             "sql_alchemy_conn": f"postgresql+psycopg2://{where}",
             "result_backend": f"db+postgresql://{where}",
         }
     return {"sql_alchemy_conn": f"mysql+mysqldb://{where}", "result_backend": f"db+mysql://{where}"}
+
+
+def tls_query(config: LaunchConfig) -> str:
+    """The URLs' query that makes the driver use TLS ("" where the driver cannot be told).
+
+    PostgreSQL (libpq, under psycopg2): `sslmode=require`, or `verify-full` against
+    `database.ca_bundle`. MySQL (mysqlclient, which SQLAlchemy's mysqldb dialect hands every
+    query parameter, `ssl_ca` inside its `ssl` dict): `ssl_mode=REQUIRED`, or `VERIFY_IDENTITY`
+    with `ssl_ca`. Airflow 1.10 pins `mysqlclient>=1.3.6,<1.4`, whose 1.3.x has no `ssl_mode`:
+    there only `ssl_ca` (which turns TLS on and verifies) is given.
+    """
+    database = config.database
+    bundle = quote(database.ca_bundle, safe="/")
+    if database.engine == "postgres":
+        return f"?sslmode=verify-full&sslrootcert={bundle}" if bundle else "?sslmode=require"
+    if config.airflow.parsed_version.major == 1:
+        return f"?ssl_ca={bundle}" if bundle else ""
+    return f"?ssl_mode=VERIFY_IDENTITY&ssl_ca={bundle}" if bundle else "?ssl_mode=REQUIRED"

@@ -26,7 +26,6 @@ from wizard.steps.iam_policies import Document, Need, allows, listed, needs_of, 
 from wizard.taskdefs import LAUNCH_TAG, taskdef_context
 
 Role = Literal["execution", "task"]
-POLICY_NAME = "airflow-ecs-wizard"
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 
 
@@ -185,7 +184,6 @@ class IamStep(Step):
                 continue
             name = ctx.config.role_name(role)
             found = _role(ctx, name)
-            made = found is None
             if found is None:
                 found = iam.create_role(
                     RoleName=name,
@@ -193,32 +191,72 @@ class IamStep(Step):
                     Description=f"airflow-ecs-wizard {ctx.config.name}: ECS task {role} role",
                     Tags=ctx.launch_tags,
                 )["Role"]
+                self.created(ctx, "iam:role", name)
                 ctx.progress(f"role {name} created")
-            record = self.created if made or _ours(ctx, found) else self.adopted
-            record(ctx, "iam:role", name)
-            if _inline(ctx, name) != policy:
-                document = json.dumps(policy)
-                iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=document)
-                self.created(ctx, "iam:role-policy", f"{name}/{POLICY_NAME}")
+            else:
+                self.record_found(ctx, "iam:role", name, found.get("Tags", []))
+            policy_id = f"{name}/{ctx.config.policy_name}"
+            if _inline(ctx, name, ctx.config.policy_name) != policy:
+                # an inline policy carries no tag: the intent marks it as the launch's
+                with self.creating(ctx, "iam:role-policy", policy_id):
+                    iam.put_role_policy(
+                        RoleName=name,
+                        PolicyName=ctx.config.policy_name,
+                        PolicyDocument=json.dumps(policy),
+                    )
+                self.created(ctx, "iam:role-policy", policy_id)
+            elif not self.is_recorded(ctx, "iam:role-policy", policy_id):
+                self.record_found(ctx, "iam:role-policy", policy_id, found.get("Tags", []))
             outputs[f"{role}_role_arn"] = str(found["Arn"])
         self.set_outputs(ctx, **outputs)
 
+    def retire(self, ctx: StepContext) -> None:
+        """Delete the roles and policies earlier versions of this launch created under names
+        it no longer uses (`NAME-execution`, policy `airflow-ecs-wizard`): called once every
+        step applied, so the services already run with the new roles. Only what the state
+        records as created by this launch is deleted."""
+        from wizard.destroy import DELETERS
+
+        if ctx.state is None:
+            return
+        wanted = {
+            f"{ctx.config.role_name(role)}{suffix}"
+            for role in self.policies(ctx)
+            if not _given(ctx, role)
+            for suffix in ("", f"/{ctx.config.policy_name}")
+        }
+        old = [
+            r
+            for r in ctx.state.step(self.name).resources
+            if r.created and r.kind in {"iam:role", "iam:role-policy"} and r.id not in wanted
+        ]
+        for resource in sorted(old, key=lambda r: r.kind != "iam:role-policy"):
+            DELETERS[resource.kind](ctx.aws, resource.id)
+            ctx.state.forget_resource(resource.kind, resource.id)
+            ctx.progress(f"{resource.kind} {resource.id} retired (replaced by a new name)")
+
     def _plan_owned(self, ctx: StepContext, plan: StepPlan, role: Role, policy: Document) -> None:
-        name = ctx.config.role_name(role)
-        policy_id, artifact = f"{name}/{POLICY_NAME}", f"{role}-role-policy.json"
+        name, policy_name = ctx.config.role_name(role), ctx.config.policy_name
+        policy_id, artifact = f"{name}/{policy_name}", f"{role}-role-policy.json"
         found = _role(ctx, name)
         if found is None:
             plan.actions.append(Action("create", "iam:role", name, f"trusted by {ECS_TASKS}"))
             plan.actions.append(Action("create", "iam:role-policy", policy_id, artifact))
             return
         mine = _ours(ctx, found)
-        detail = "exists" if mine else "exists without this launch's tag: its policy is set here"
+        detail = "exists" if mine else "exists without this launch's tag: adopted, kept on destroy"
         plan.actions.append(Action("no-op", "iam:role", name, detail))
         if not _trusts_ecs(found):
             plan.warnings.append(f"role {name} does not trust {ECS_TASKS}: ECS cannot use it")
-        current = _inline(ctx, name)
+        current = _inline(ctx, name, policy_name)
         if current is None:
             plan.actions.append(Action("create", "iam:role-policy", policy_id, artifact))
+        elif current != policy and not (mine or _policy_is_ours(ctx, policy_id)):
+            plan.problems.append(
+                f"role {name} holds an inline policy {policy_name} this launch did not write: "
+                "it is never overwritten. Rename or delete it, or name the role in "
+                f"iam.{role}_role_arn"
+            )
         elif current != policy:
             before, after = (_text(d).splitlines(keepends=True) for d in (current, policy))
             diff = difflib.unified_diff(before, after, f"{policy_id} (in IAM)", artifact)
@@ -269,10 +307,18 @@ def _role(ctx: StepContext, name: str) -> Document | None:
     return _unless_missing(lambda: dict(ctx.aws.client("iam").get_role(RoleName=name)["Role"]))
 
 
-def _inline(ctx: StepContext, name: str) -> Document | None:
+def _inline(ctx: StepContext, name: str, policy: str) -> Document | None:
     iam = ctx.aws.client("iam")
-    found = _unless_missing(lambda: iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME))
+    found = _unless_missing(lambda: iam.get_role_policy(RoleName=name, PolicyName=policy))
     return None if found is None else parse_document(found["PolicyDocument"])
+
+
+def _policy_is_ours(ctx: StepContext, policy_id: str) -> bool:
+    """Whether the state says this launch wrote that policy (recorded, or its write under way)."""
+    if ctx.state is None:
+        return False
+    record = ctx.state.recorded("iam:role-policy", policy_id)
+    return bool(record and record.created) or ctx.state.intended("iam:role-policy", policy_id)
 
 
 def _ours(ctx: StepContext, role: Document) -> bool:

@@ -1,7 +1,9 @@
-"""Step image: the ECR repository and the tag to run, with its digest."""
+"""Step image: the ECR repository and the tag to run, with its digest, built for the instances'
+CPU architecture (a Graviton instance type runs arm64 images only)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -9,6 +11,13 @@ from botocore.exceptions import ClientError
 from wizard.aws import error_code
 from wizard.checklist import CHECKLIST
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan
+
+MEDIA_TYPES = (
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+)
 
 
 class ImageStep(Step):
@@ -63,7 +72,58 @@ class ImageStep(Step):
             )
         else:
             plan.actions.append(Action("check", "ecr:image", uri, digest))
+            self._check_architecture(ctx, plan, uri)
         return plan
+
+    def _check_architecture(self, ctx: StepContext, plan: StepPlan, uri: str) -> None:
+        """The image must run on the instance type's CPU: its manifest list says which it was
+        built for, else `image.architecture` does. (A console stack's own instance type is
+        the cluster step's to judge.)"""
+        if ctx.config.cluster.existing_stack:
+            return
+        cluster = ctx.config.cluster
+        wanted = "arm64" if cluster.arm64 else "amd64"
+        built, source = self._architectures(ctx), "its manifest list"
+        if not built and ctx.config.image.architecture:
+            built, source = {ctx.config.image.architecture}, "image.architecture"
+        if not built:
+            if wanted == "arm64":
+                plan.warnings.append(
+                    f"cluster.instance_type {cluster.instance_type} is a Graviton (arm64) type "
+                    f"and ECR cannot tell which CPU {uri} was built for: set image.architecture "
+                    "to check it"
+                )
+            return
+        if wanted not in built:
+            plan.problems.append(
+                f"cluster.instance_type {cluster.instance_type} runs {wanted} images, but "
+                f"{uri} is built for {', '.join(sorted(built))} ({source}): push an {wanted} or "
+                f"multi-platform image (docker buildx build --platform linux/{wanted}), or "
+                f"choose an instance type for {', '.join(sorted(built))}"
+            )
+
+    def _architectures(self, ctx: StepContext) -> set[str]:
+        """The platforms of the tag's manifest list (empty for a single-platform image, whose
+        architecture is in a config blob this does not download)."""
+        try:
+            images = ctx.aws.client("ecr").batch_get_image(
+                repositoryName=ctx.config.image.ecr_repository,
+                imageIds=[{"imageTag": ctx.config.image.tag}],
+                acceptedMediaTypes=list(MEDIA_TYPES),
+            )["images"]
+        except ClientError:
+            return set()
+        found = set()
+        for image in images:
+            try:
+                manifest = json.loads(image.get("imageManifest") or "{}")
+            except ValueError:
+                continue
+            for entry in manifest.get("manifests", []):
+                architecture = entry.get("platform", {}).get("architecture")
+                if architecture and architecture != "unknown":  # "unknown": an attestation
+                    found.add(str(architecture))
+        return found
 
     def apply(self, ctx: StepContext) -> None:
         image = ctx.config.image

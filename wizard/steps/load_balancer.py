@@ -7,13 +7,14 @@ group checks the version's health path. Found again by name on resume, never mad
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
 from wizard.config import LaunchConfig
-from wizard.steps.base import Action, StepContext
+from wizard.steps.base import Action, Step, StepContext
 
 
 def names(config: LaunchConfig) -> tuple[str, str]:
@@ -27,19 +28,34 @@ def health_path(config: LaunchConfig) -> str:
     return "/api/v2/version" if config.airflow.parsed_version.major >= 3 else "/health"
 
 
+def cleartext_warnings(config: LaunchConfig) -> list[str]:
+    """What the plan and the summary say about how logins reach the web UI: an internal load
+    balancer without a certificate serves plain HTTP (with one, it serves HTTPS on 443)."""
+    if config.web.load_balancer != "internal" or config.web.certificate_arn:
+        return []
+    return [
+        "web.load_balancer = internal without web.certificate_arn: the load balancer serves "
+        "HTTP on port 80, so logins (the Admin password) and session cookies cross the VPC in "
+        "cleartext. Give an ACM certificate in web.certificate_arn to serve HTTPS on 443"
+    ]
+
+
 def plan_actions(ctx: StepContext) -> list[Action]:
     """What the load balancer part would create (read-only)."""
     config = ctx.config
     if config.web.load_balancer == "none":
-        return [Action("check", "elbv2:target-group", config.web.target_group_arn, "given")]
+        return [_given_group(ctx)]
     balancer_name, group_name = names(config)
     actions = []
     group = find_target_group(ctx, group_name)
-    actions.append(
-        Action("no-op", "elbv2:target-group", group_name, "exists")
-        if group
-        else Action("create", "elbv2:target-group", group_name, f"health {health_path(config)}")
-    )
+    path = health_path(config)
+    if group is None:
+        actions.append(Action("create", "elbv2:target-group", group_name, f"health {path}"))
+    elif group.get("HealthCheckPath") != path:
+        detail = f"health check path {group.get('HealthCheckPath')} -> {path}"
+        actions.append(Action("update", "elbv2:target-group", group_name, detail))
+    else:
+        actions.append(Action("no-op", "elbv2:target-group", group_name, "exists"))
     balancer = find_load_balancer(ctx, balancer_name)
     scheme = config.web.load_balancer
     actions.append(
@@ -50,13 +66,35 @@ def plan_actions(ctx: StepContext) -> list[Action]:
     return actions
 
 
-def ensure(ctx: StepContext, record: Any) -> tuple[str, str]:
+def _given_group(ctx: StepContext) -> Action:
+    """A target group the config gives is the operator's: checked against the version's health
+    path, never changed."""
+    arn = ctx.config.web.target_group_arn
+    want = health_path(ctx.config)
+    try:
+        found = ctx.aws.client("elbv2").describe_target_groups(TargetGroupArns=[arn])
+    except ClientError as error:
+        if error_code(error) == "TargetGroupNotFound":
+            return Action("check", "elbv2:target-group", arn, "given; not found")
+        raise
+    path = found["TargetGroups"][0].get("HealthCheckPath") if found["TargetGroups"] else None
+    if path and path != want:
+        detail = (
+            f"given; its health check path {path} is not this version's {want}: change it "
+            "(the wizard leaves a given group as it is)"
+        )
+        return Action("check", "elbv2:target-group", arn, detail)
+    return Action("check", "elbv2:target-group", arn, "given")
+
+
+def ensure(ctx: StepContext, step: Step) -> tuple[str, str]:
     """Create what is missing; return the target group ARN and the web address.
 
     Args:
         ctx: the step's context.
-        record: called as `record(kind, id)` right after each create.
+        step: records each create right after it, and what it finds by its tags.
     """
+    record = functools.partial(step.created, ctx)
     config = ctx.config
     if config.web.load_balancer == "none":
         return config.web.target_group_arn, ""
@@ -77,6 +115,14 @@ def ensure(ctx: StepContext, record: Any) -> tuple[str, str]:
             Tags=ctx.launch_tags,
         )["TargetGroups"][0]
         record("elbv2:target-group", group["TargetGroupArn"])
+    else:
+        _record_found(ctx, step, "elbv2:target-group", group["TargetGroupArn"])
+        if group.get("HealthCheckPath") != health_path(config):
+            # the version changed (2.x `/health` answers 404 from 3.x's api-server)
+            group = elbv2.modify_target_group(
+                TargetGroupArn=group["TargetGroupArn"], HealthCheckPath=health_path(config)
+            )["TargetGroups"][0]
+            ctx.progress(f"target group {group_name}: health check path {health_path(config)}")
     balancer = find_load_balancer(ctx, balancer_name)
     if balancer is None:
         internet = config.web.load_balancer == "internet-facing"
@@ -95,14 +141,35 @@ def ensure(ctx: StepContext, record: Any) -> tuple[str, str]:
             Tags=ctx.launch_tags,
         )["LoadBalancers"][0]
         record("elbv2:load-balancer", balancer["LoadBalancerArn"])
-    _ensure_listener(ctx, balancer["LoadBalancerArn"], group["TargetGroupArn"], record)
+    else:
+        _record_found(ctx, step, "elbv2:load-balancer", balancer["LoadBalancerArn"])
+    _ensure_listener(ctx, balancer["LoadBalancerArn"], group["TargetGroupArn"], step)
     scheme = "https" if config.web.certificate_arn else "http"
     return group["TargetGroupArn"], f"{scheme}://{balancer['DNSName']}"
 
 
-def _ensure_listener(ctx: StepContext, balancer_arn: str, group_arn: str, record: Any) -> None:
+def target_group_arn(ctx: StepContext) -> str:
+    """The web server's target group (read-only): given, or the launch's own when it exists;
+    a placeholder naming the one apply will create."""
+    config = ctx.config
+    if config.web.load_balancer == "none":
+        return config.web.target_group_arn
+    group = find_target_group(ctx, names(config)[1])
+    return str(group["TargetGroupArn"]) if group else f"(new target group {names(config)[1]})"
+
+
+def _record_found(ctx: StepContext, step: Step, kind: str, arn: str) -> None:
+    """Record what a run that died before its record made (tagged), or what was there."""
+    if not step.is_recorded(ctx, kind, arn):
+        described = ctx.aws.client("elbv2").describe_tags(ResourceArns=[arn])["TagDescriptions"]
+        step.record_found(ctx, kind, arn, described[0]["Tags"] if described else [])
+
+
+def _ensure_listener(ctx: StepContext, balancer_arn: str, group_arn: str, step: Step) -> None:
     elbv2 = ctx.aws.client("elbv2")
     listeners = elbv2.describe_listeners(LoadBalancerArn=balancer_arn)["Listeners"]
+    for listener in listeners:
+        _record_found(ctx, step, "elbv2:listener", listener["ListenerArn"])
     if listeners:
         return
     forward = [{"Type": "forward", "TargetGroupArn": group_arn}]
@@ -115,12 +182,17 @@ def _ensure_listener(ctx: StepContext, balancer_arn: str, group_arn: str, record
             Certificates=[{"CertificateArn": certificate}],
             SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
             DefaultActions=forward,
+            Tags=ctx.launch_tags,
         )
     else:
         listener = elbv2.create_listener(
-            LoadBalancerArn=balancer_arn, Protocol="HTTP", Port=80, DefaultActions=forward
+            LoadBalancerArn=balancer_arn,
+            Protocol="HTTP",
+            Port=80,
+            DefaultActions=forward,
+            Tags=ctx.launch_tags,
         )
-    record("elbv2:listener", listener["Listeners"][0]["ListenerArn"])
+    step.created(ctx, "elbv2:listener", listener["Listeners"][0]["ListenerArn"])
 
 
 def find_target_group(ctx: StepContext, name: str) -> dict[str, Any] | None:

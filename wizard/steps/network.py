@@ -1,6 +1,8 @@
 """Step network: the VPC and subnets, the cluster's instance security group (owned here when the
-config names none), the load balancer's group, and the reachability report (instances to RDS
-and the cache, load balancer to instances, private subnets to the AWS endpoints)."""
+config names none), the load balancer's group, and the reachability report over the flows of
+`wizard.steps.flows` (instances to RDS and the cache, load balancer to instances, instances to
+each other for Service Connect and the worker's log server, private subnets to the AWS
+endpoints); the load balancer's subnets must span two Availability Zones."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from botocore.exceptions import ClientError
 
 from wizard.aws import error_code
 from wizard.checklist import CHECKLIST
+from wizard.config import LaunchConfig
+from wizard.steps import flows as model
 from wizard.steps import reachability as reach
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
 from wizard.steps.reachability import AwsItem, Ingress, Subnet, Target
@@ -138,11 +142,14 @@ class NetworkStep(Step):
             plan.actions += [Action("check", "ec2:subnet", s.id, s.label) for s in found]
         private, public_ip = chosen["subnet_ids"], config.cluster.associate_public_ip
         plan.warnings += reach.subnet_warnings(private, chosen["public_subnet_ids"], public_ip)
+        plan.problems += _balancer_zone_problems(config, chosen)
+        plan.warnings += model.placement_warnings(config)
 
         instances = self._instance_groups(ctx, survey)
         wanted: list[_Rule] = []
         if config.web.load_balancer != "none":
             wanted += self._web_rules(ctx, self._own_group(ctx, survey, "load-balancer"), instances)
+        wanted += self._between_instances(ctx, instances)
         targets = self._targets(ctx)
         own_ids = [g["GroupId"] for g in survey.own.values() if g is not None]
         target_ids = [group for target in targets for group in target.group_ids]
@@ -152,11 +159,12 @@ class NetworkStep(Step):
         for want in wanted:
             self._plan_rule(ctx, survey, rules, want)
 
-        services = [s for s in reach.ENDPOINT_REASONS if s != "logs"]
-        if config.airflow.log_driver == "awslogs":
-            services.append("logs")
+        services = model.endpoint_services(config)
         needy = [s for s in private if not (public_ip and s.internet_gateway)]
         plan.warnings += reach.endpoint_warnings(ec2, network.vpc_id, needy, services)
+        plan.warnings += model.endpoint_group_warnings(
+            ec2, network.vpc_id, survey.instance_ids or [instances], private, services
+        )
         return survey
 
     # Security groups.
@@ -250,6 +258,20 @@ class NetworkStep(Step):
         return rules + [
             _Rule(Ingress(instances, start, end, balancer, description), verb)
             for start, end in ranges
+        ]
+
+    @staticmethod
+    def _between_instances(ctx: StepContext, instances: str) -> list[_Rule]:
+        """The instances admit each other on the ports of the flows between components (the
+        API server's Service Connect proxy, the worker's log server): tasks land on any
+        instance, and traffic between two instances crosses their group."""
+        verb: Verb = "update" if ctx.config.network.security_group_ids else "create"
+        return [
+            _Rule(
+                Ingress(instances, flow.from_port, flow.to_port, instances, flow.description), verb
+            )
+            for flow in model.launch_flows(ctx.config)
+            if flow.source == flow.target == "instances"
         ]
 
     @staticmethod
@@ -347,6 +369,24 @@ class NetworkStep(Step):
         for rule in response.get("SecurityGroupRules", []):
             self.created(ctx, RULE_KIND, rule["SecurityGroupRuleId"])
         ctx.progress(f"ingress rule added: {ingress}")
+
+
+def _balancer_zone_problems(config: LaunchConfig, chosen: dict[str, list[Subnet]]) -> list[str]:
+    """An Application Load Balancer needs subnets in at least two Availability Zones
+    (CreateLoadBalancer refuses fewer): the private subnets for an internal one, the public
+    subnets for an internet-facing one."""
+    if config.web.load_balancer == "none":
+        return []
+    key = "public_subnet_ids" if config.web.load_balancer == "internet-facing" else "subnet_ids"
+    subnets = chosen[key]
+    zones = sorted({s.az for s in subnets if s.az})
+    if not subnets or len(zones) >= 2:
+        return []
+    return [
+        f"network.{key} are all in {', '.join(zones) or 'one Availability Zone'}: the "
+        f"{config.web.load_balancer} load balancer (web.load_balancer) needs subnets in at "
+        f"least two Availability Zones; add a subnet of another zone to network.{key}"
+    ]
 
 
 def _filter(name: str, *values: str) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError, WaiterError
 from wizard.aws import error_code
 from wizard.errors import WizardError
 from wizard.steps.base import Action, Step, StepContext, StepPlan
-from wizard.taskdefs import LAUNCH_TAG
 
 MASK = "••••••••"
 """Stands for a secret value in a plan."""
@@ -62,10 +61,7 @@ def record_found(
 ) -> None:
     """Record a resource found in AWS (`tags` in the `Key`/`Value` form): created by this
     launch when it has the launch tag (an interrupted run made it), else adopted."""
-    if {"Key": LAUNCH_TAG, "Value": ctx.config.name} in tags:
-        step.created(ctx, kind, identifier)
-    else:
-        step.adopted(ctx, kind, identifier)
+    step.record_found(ctx, kind, identifier, tags)
 
 
 def ensure(
@@ -302,6 +298,15 @@ def parameter_action(
     return Action("update", "ssm:parameter", name, f"{what} changed: {shown}".strip(": "))
 
 
+def record_parameter(step: Step, ctx: StepContext, name: str) -> None:
+    """Record a parameter that exists: the launch's own when it carries the launch tag (a run
+    that died before recording its create made it), else adopted."""
+    if step.is_recorded(ctx, "ssm:parameter", name):
+        return
+    tags = ctx.aws.client("ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId=name)
+    step.record_found(ctx, "ssm:parameter", name, tags.get("TagList", []))
+
+
 def store_parameter(
     step: Step, ctx: StepContext, name: str, value: str, key: str, *, replace: bool = True
 ) -> str:
@@ -338,7 +343,7 @@ def store_parameter(
         else:
             step.created(ctx, "ssm:parameter", name)
             return value
-    step.adopted(ctx, "ssm:parameter", name)
+    record_parameter(step, ctx, name)
     if current is not None and (current == value or not replace):
         return current
     ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)

@@ -1,5 +1,6 @@
-"""Step secrets: the Fernet key and the keys every component shares, generated once into SSM
-SecureStrings; an existing parameter is never replaced (rotation is explicit)."""
+"""Step secrets: the Fernet key, the keys every component shares and a new cache's AUTH token,
+generated once into SSM SecureStrings; an existing parameter is never replaced (rotation is
+explicit)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from wizard.checklist import CHECKLIST
 from wizard.fernet import generate_key
 from wizard.steps.base import Action, Step, StepContext, StepPlan
-from wizard.steps.provisioning import registered_secret, store_parameter
+from wizard.steps.provisioning import record_parameter, registered_secret, store_parameter
 
 MASK = "••••••••"
 
@@ -35,6 +36,11 @@ class SecretsStep(Step):
             owned["jwt_secret"] = _token(48)
         if ctx.config.airflow.admin_user:
             owned["admin_password"] = _token(18)
+        redis = ctx.config.redis
+        if redis.mode == "new" and redis.uses_auth_token:
+            # ElastiCache's AUTH token: 16-128 characters, letters, digits and a few specials
+            # (no '_'), so hex: it also needs no quoting in the broker URL
+            owned["redis_auth_token"] = lambda: secrets.token_hex(32)
         return owned
 
     def plan(self, ctx: StepContext) -> StepPlan:
@@ -78,7 +84,7 @@ class SecretsStep(Step):
             store_parameter(self, ctx, action.name, value, key, replace=False)
         for action in plan.actions:
             if action.verb == "no-op":
-                self.adopted(ctx, "ssm:parameter", action.name)
+                record_parameter(self, ctx, action.name)
         self.set_outputs(ctx, parameters=[a.name for a in plan.actions])
 
     @staticmethod

@@ -1,5 +1,10 @@
 """Step services: wait for the instances, migrate the database, put the web server behind a load
-balancer, and run one service per long-running component until it is stable."""
+balancer, and run one service per long-running component until it is stable.
+
+On a live launch it converges: each service gets the spec the config asks for (`service_spec`:
+an update carries what a create sets), the migrate task reruns for a new image or version, and
+services whose component left the config are deleted. Tasks are placed by the cluster's capacity
+provider (`capacity`)."""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ from wizard.aws import error_code
 from wizard.checklist import CHECKLIST
 from wizard.config import API_SERVER_ALIAS
 from wizard.errors import WizardError
-from wizard.steps import load_balancer
+from wizard.steps import capacity, load_balancer, service_spec
 from wizard.steps.base import Action, Step, StepContext, StepPlan
+from wizard.steps.cluster import cluster_name
 
 INSTANCE_WAIT_SECONDS = 900.0
 POLL_SECONDS = 10.0
@@ -22,7 +28,8 @@ WAITER_DELAY = 10
 NO_INSTANCES_HINT = (
     "The usual causes: the instance role lacks AmazonEC2ContainerServiceforEC2Role; the user "
     "data did not write ECS_CLUSTER (see /var/log/cloud-init-output.log on an instance); the "
-    "private subnets have no route to the ECS endpoints (a NAT gateway or VPC endpoints)."
+    "private subnets have no route to the ECS endpoints (a NAT gateway or VPC endpoints); the "
+    "bootstrap did not mount the S3 folder, so the ECS agent waits (`systemctl status ecs`)."
 )
 
 
@@ -44,33 +51,61 @@ class ServicesStep(Step):
                 Action("create", "ecs:task", ctx.config.family("initdb"), self._migrate_reason(ctx))
             )
         plan.actions += load_balancer.plan_actions(ctx)
+        plan.warnings += load_balancer.cleartext_warnings(ctx.config)
+        found = capacity.capacity(ctx)
         existing = self._services(ctx)
+        records = service_spec.load_records(ctx.outputs(self.name))
+        target_group = load_balancer.target_group_arn(ctx)
         for component in ctx.config.long_running:
             name = self.service_name(ctx, component)
             count = ctx.config.components[component].desired_count
             service = existing.get(name)
             if service is None:
-                plan.actions.append(Action("create", "ecs:service", name, f"desired {count}"))
-            elif (
-                service["taskDefinition"] != self._taskdef_arn(ctx, component)
-                or service["desiredCount"] != count
-            ):
-                plan.actions.append(Action("update", "ecs:service", name, f"desired {count}"))
+                plan.actions.append(
+                    Action("create", "ecs:service", name, f"desired {count}, {found.placement}")
+                )
+                continue
+            want = self._wanted(ctx, component, target_group, found)
+            have = service_spec.current(service, records.get(name))
+            fields = service_spec.changed(have, want)
+            if fields:
+                diff = service_spec.diff(name, have, want)
+                plan.actions.append(Action("update", "ecs:service", name, ", ".join(fields), diff))
             else:
                 plan.actions.append(Action("no-op", "ecs:service", name, "running"))
+        for name in self._left_the_config(ctx):
+            plan.actions.append(
+                Action("update", "ecs:service", name, "delete: its component left the config")
+            )
         return plan
 
     def apply(self, ctx: StepContext) -> None:
-        self._wait_for_instances(ctx)
+        found = capacity.capacity(ctx)
+        self._wait_for_instances(ctx, found)
         if self._needs_migration(ctx):
-            self._migrate(ctx)
-        target_group, address = load_balancer.ensure(
-            ctx, lambda kind, identifier: self.created(ctx, kind, identifier)
-        )
-        namespace = self._namespace(ctx) if ctx.config.airflow.parsed_version.major >= 3 else ""
+            self._migrate(ctx, found)
+        target_group, address = load_balancer.ensure(ctx, self)
+        if ctx.config.airflow.parsed_version.major >= 3:
+            self._namespace(ctx)
         existing = self._services(ctx)
+        records = service_spec.load_records(ctx.outputs(self.name))
         for component in ctx.config.long_running:
-            self._ensure_service(ctx, component, existing, target_group, namespace)
+            name = self.service_name(ctx, component)
+            want = self._wanted(ctx, component, target_group, found)
+            applied = {k: want[k] for k in service_spec.RECORDED if k in want}
+            if name not in existing:
+                # recorded before the create: one interrupted after AWS made the service
+                # leaves no service whose spec is unknown (the record of a service that was
+                # never made is never read)
+                records[name] = applied
+                self.set_outputs(ctx, **{service_spec.OUTPUT: service_spec.dump_records(records)})
+            self._ensure_service(ctx, name, want, existing.get(name), records.get(name), found)
+            records[name] = applied
+            self.set_outputs(ctx, **{service_spec.OUTPUT: service_spec.dump_records(records)})
+        for name in self._left_the_config(ctx):
+            self._delete_service(ctx, name)
+            records.pop(name, None)
+            self.set_outputs(ctx, **{service_spec.OUTPUT: service_spec.dump_records(records)})
         self._wait_stable(ctx)
         self.set_outputs(
             ctx,
@@ -78,59 +113,97 @@ class ServicesStep(Step):
             services=[self.service_name(ctx, c) for c in ctx.config.long_running],
         )
 
-    def _ensure_service(
-        self,
-        ctx: StepContext,
-        component: str,
-        existing: dict[str, Any],
-        target_group: str,
-        namespace: str,
-    ) -> None:
-        ecs = ctx.aws.client("ecs")
-        name = self.service_name(ctx, component)
-        count = ctx.config.components[component].desired_count
-        arn = self._taskdef_arn(ctx, component)
-        service = existing.get(name)
-        if service is not None:
-            if service["taskDefinition"] != arn or service["desiredCount"] != count:
-                ecs.update_service(
-                    cluster=ctx.config.cluster_name,
-                    service=name,
-                    taskDefinition=arn,
-                    desiredCount=count,
-                )
-            return
-        arguments: dict[str, Any] = {
-            "cluster": ctx.config.cluster_name,
-            "serviceName": name,
-            "taskDefinition": arn,
-            "desiredCount": count,
-            "launchType": "EC2",
-            "deploymentConfiguration": {
-                "minimumHealthyPercent": 50,
-                "maximumPercent": 200,
-                "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-            },
-            "enableECSManagedTags": True,
-            "propagateTags": "SERVICE",
-            "tags": [{"key": t["Key"], "value": t["Value"]} for t in ctx.launch_tags],
-            "clientToken": f"{name}-create"[:36],
-        }
+    def _wanted(
+        self, ctx: StepContext, component: str, target_group: str, found: capacity.Capacity
+    ) -> dict[str, Any]:
+        """The service spec the config asks for."""
+        balancers = []
         if component == "webserver" and target_group:
-            arguments["loadBalancers"] = [
+            balancers = [
                 {
                     "targetGroupArn": target_group,
                     "containerName": "webserver",
                     "containerPort": ctx.config.container_port("webserver"),
                 }
             ]
-            arguments["healthCheckGracePeriodSeconds"] = 300
-        if namespace:
-            arguments["serviceConnectConfiguration"] = self._service_connect(
-                ctx, component, namespace
-            )
-        service = ecs.create_service(**arguments)["service"]
-        self.created(ctx, "ecs:service", service["serviceArn"])
+        connect = None
+        if ctx.config.airflow.parsed_version.major >= 3:
+            connect = self._service_connect(ctx, component, ctx.config.service_connect_namespace)
+        return service_spec.wanted(
+            task_definition=self._taskdef_arn(ctx, component),
+            count=ctx.config.components[component].desired_count,
+            placement=found.placement,
+            load_balancers=balancers,
+            service_connect=connect,
+        )
+
+    def _ensure_service(
+        self,
+        ctx: StepContext,
+        name: str,
+        want: dict[str, Any],
+        service: dict[str, Any] | None,
+        recorded: dict[str, Any] | None,
+        found: capacity.Capacity,
+    ) -> None:
+        ecs = ctx.aws.client("ecs")
+        cluster = cluster_name(ctx)
+        if service is not None:
+            self.record_found(ctx, "ecs:service", service["serviceArn"], service.get("tags", []))
+            have = service_spec.current(service, recorded)
+            if not service_spec.changed(have, want):
+                return
+            moves = have["placement"] != want["placement"]
+            strategy = capacity.strategy(ctx, cluster, found) if moves else []
+            changes = service_spec.update_arguments(have, want, strategy)
+            ecs.update_service(cluster=cluster, service=name, **changes)
+            if moves:
+                ctx.progress(f"{name}: moved to the {want['placement']} (new deployment)")
+            return
+        strategy = capacity.strategy(ctx, cluster, found) if found.mode == "provider" else []
+        arguments: dict[str, Any] = {
+            "cluster": cluster,
+            "serviceName": name,
+            "taskDefinition": want["taskDefinition"],
+            "desiredCount": want["desiredCount"],
+            **capacity.placement_arguments(found, strategy),
+            "deploymentConfiguration": want["deploymentConfiguration"],
+            "enableECSManagedTags": True,
+            "propagateTags": "SERVICE",
+            "tags": [{"key": t["Key"], "value": t["Value"]} for t in ctx.launch_tags],
+            "clientToken": f"{name}-create"[:36],
+        }
+        if want["loadBalancers"]:
+            arguments["loadBalancers"] = want["loadBalancers"]
+            arguments["healthCheckGracePeriodSeconds"] = want["healthCheckGracePeriodSeconds"]
+        if "serviceConnectConfiguration" in want:
+            arguments["serviceConnectConfiguration"] = want["serviceConnectConfiguration"]
+        created = ecs.create_service(**arguments)["service"]
+        self.created(ctx, "ecs:service", created["serviceArn"])
+
+    def _left_the_config(self, ctx: StepContext) -> list[str]:
+        """Services this launch created whose component is no longer in the config."""
+        if ctx.state is None:
+            return []
+        wanted = {self.service_name(ctx, c) for c in ctx.config.long_running}
+        names = [
+            r.id.rsplit("/", 1)[-1]
+            for r in ctx.state.step(self.name).resources
+            if r.kind == "ecs:service" and r.created
+        ]
+        gone = [name for name in dict.fromkeys(names) if name not in wanted]
+        if not gone:
+            return []
+        active = self._describe(ctx, gone)
+        return [name for name in gone if name in active]
+
+    def _delete_service(self, ctx: StepContext, name: str) -> None:
+        """Stop a service's tasks and delete it (its record goes too: destroy has no more to do)."""
+        ecs = ctx.aws.client("ecs")
+        deleted = ecs.delete_service(cluster=cluster_name(ctx), service=name, force=True)
+        ctx.progress(f"{name}: deleted (its component left the config)")
+        if ctx.state is not None:
+            ctx.state.forget_resource("ecs:service", deleted["service"]["serviceArn"])
 
     def _service_connect(self, ctx: StepContext, component: str, namespace: str) -> dict[str, Any]:
         """Airflow 3: the API server is served under a stable name every other service calls
@@ -154,7 +227,11 @@ class ServicesStep(Step):
         for page in discovery.get_paginator("list_namespaces").paginate():
             for namespace in page["Namespaces"]:
                 if namespace["Name"] == wanted:
-                    return str(namespace["Arn"])
+                    arn = str(namespace["Arn"])
+                    if not self.is_recorded(ctx, "servicediscovery:namespace", arn):
+                        tags = discovery.list_tags_for_resource(ResourceARN=arn)["Tags"]
+                        self.record_found(ctx, "servicediscovery:namespace", arn, tags)
+                    return arn
         operation = discovery.create_http_namespace(
             Name=wanted,
             Description=f"airflow-ecs-wizard {ctx.config.name}",
@@ -178,25 +255,35 @@ class ServicesStep(Step):
         self.created(ctx, "servicediscovery:namespace", str(arn))
         return str(arn)
 
-    def _wait_for_instances(self, ctx: StepContext) -> None:
+    def _wait_for_instances(self, ctx: StepContext, found: capacity.Capacity) -> None:
+        cluster = cluster_name(ctx)
+        if found.mode != "launch-type" and self._scales_from_zero(ctx):
+            ctx.progress(
+                "cluster.min_size is 0: the capacity provider starts instances for the tasks"
+            )
+            return
         ecs = ctx.aws.client("ecs")
         deadline = time.monotonic() + INSTANCE_WAIT_SECONDS
         while True:
-            arns = ecs.list_container_instances(cluster=ctx.config.cluster_name, status="ACTIVE")[
+            arns = ecs.list_container_instances(cluster=cluster, status="ACTIVE")[
                 "containerInstanceArns"
             ]
             if arns:
-                ctx.progress(f"{len(arns)} container instance(s) joined {ctx.config.cluster_name}")
+                ctx.progress(f"{len(arns)} container instance(s) joined {cluster}")
                 return
             if time.monotonic() > deadline:
                 raise WizardError(
-                    f"no container instance joined cluster {ctx.config.cluster_name} in "
+                    f"no container instance joined cluster {cluster} in "
                     f"{int(INSTANCE_WAIT_SECONDS)} s",
                     title="No container instances",
                     hint=NO_INSTANCES_HINT,
                 )
             ctx.progress("waiting for container instances to join the cluster")
             ctx.aws.pause(POLL_SECONDS)
+
+    def _scales_from_zero(self, ctx: StepContext) -> bool:
+        """A stack the launch creates with no minimum: no instance runs before a task asks."""
+        return not ctx.config.cluster.existing_stack and ctx.config.cluster.min_size == 0
 
     def _needs_migration(self, ctx: StepContext) -> bool:
         done = ctx.outputs(self.name)
@@ -209,21 +296,27 @@ class ServicesStep(Step):
         done = ctx.outputs(self.name).get("migrated_image")
         return f"migrate for {ctx.config.image.tag}" + (f" (was {done})" if done else "")
 
-    def _migrate(self, ctx: StepContext) -> None:
+    def _migrate(self, ctx: StepContext, found: capacity.Capacity) -> None:
         ecs = ctx.aws.client("ecs")
-        cluster = ctx.config.cluster_name
-        task = ecs.run_task(
+        cluster = cluster_name(ctx)
+        strategy = capacity.strategy(ctx, cluster, found) if found.mode == "provider" else []
+        response = ecs.run_task(
             cluster=cluster,
             taskDefinition=self._taskdef_arn(ctx, "initdb"),
             count=1,
-            launchType="EC2",
+            **capacity.placement_arguments(found, strategy),
             startedBy="airflow-ecs-wizard",
-        )["tasks"][0]
+        )
+        if not response.get("tasks"):
+            raise capacity.not_placed(cluster, response.get("failures", []))
+        task = response["tasks"][0]
         ctx.progress(f"migrate task {task['taskArn'].rsplit('/', 1)[-1]} started")
-        ecs.get_waiter("tasks_stopped").wait(
+        ctx.aws.wait(
+            ecs.get_waiter("tasks_stopped"),
+            WAITER_DELAY,
+            180,
             cluster=cluster,
             tasks=[task["taskArn"]],
-            WaiterConfig={"Delay": ctx.aws.delay(WAITER_DELAY), "MaxAttempts": 180},
         )
         stopped = ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"][0]
         codes = [c.get("exitCode") for c in stopped.get("containers", [])]
@@ -253,20 +346,27 @@ class ServicesStep(Step):
         ctx.progress(f"waiting for {len(names)} services to be stable")
         ecs = ctx.aws.client("ecs")
         for start in range(0, len(names), 10):  # the waiter takes ten services at a time
-            ecs.get_waiter("services_stable").wait(
-                cluster=ctx.config.cluster_name,
+            ctx.aws.wait(
+                ecs.get_waiter("services_stable"),
+                WAITER_DELAY,
+                120,
+                cluster=cluster_name(ctx),
                 services=names[start : start + 10],
-                WaiterConfig={"Delay": ctx.aws.delay(WAITER_DELAY), "MaxAttempts": 120},
             )
 
     def _services(self, ctx: StepContext) -> dict[str, Any]:
-        names = [self.service_name(ctx, c) for c in ctx.config.long_running]
+        return self._describe(ctx, [self.service_name(ctx, c) for c in ctx.config.long_running])
+
+    def _describe(self, ctx: StepContext, names: list[str]) -> dict[str, Any]:
+        """The active services of these names, by name."""
         found: dict[str, Any] = {}
         ecs = ctx.aws.client("ecs")
         for start in range(0, len(names), 10):
             try:
                 response = ecs.describe_services(
-                    cluster=ctx.config.cluster_name, services=names[start : start + 10]
+                    cluster=cluster_name(ctx),
+                    services=names[start : start + 10],
+                    include=["TAGS"],
                 )
             except ClientError as error:
                 if error_code(error) == "ClusterNotFoundException":

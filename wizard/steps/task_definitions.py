@@ -59,7 +59,9 @@ class TaskDefinitionsStep(Step):
         revisions: dict[str, str] = {}
         for component, document, current in self._assess(ctx):
             if current is not None and _action(component, document, current).verb == "no-op":
-                revisions[component] = current["taskDefinitionArn"]
+                revisions[component] = arn = current["taskDefinitionArn"]
+                # a revision registered by a run that died before recording it is tagged ours
+                self.record_found(ctx, "ecs:task-definition", arn, current.get("tags", []))
                 continue
             arn = ecs.register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"]
             self.created(ctx, "ecs:task-definition", arn)

@@ -1,18 +1,18 @@
 -- The Airflow metadata database for airflow-staging in RDS instance staging-rds.
 -- Safe to run again: it creates only what is missing and resets the user's password to the
--- value in SSM. Run it with psql as the admin user, the password read from Parameter Store:
+-- value in SSM. Run it with psql as the admin user:
 --
 --   psql "host=$(aws rds describe-db-instances --region us-east-1 --db-instance-identifier staging-rds --query 'DBInstances[0].Endpoint.Address' --output text) port=5432 dbname=postgres user=postgres sslmode=require" \
---     -v airflow_password="$(aws ssm get-parameter --with-decryption --region us-east-1 \
---        --name dataplatform.staging.airflow.db_password --query Parameter.Value --output text)" \
 --     -f database.sql
 --
--- psql asks for the admin password; no password is written in this file.
+-- psql asks for the admin password. The script reads the Airflow user's password from
+-- Parameter Store itself, so it is on no command line and in no file.
 
 \set ON_ERROR_STOP on
-\if :{?airflow_password}
-\else
-\echo 'Set the Airflow user password with -v airflow_password=... (see the top of this file).'
+\set airflow_password `aws ssm get-parameter --with-decryption --region us-east-1 --name dataplatform.staging.airflow.db_password --query Parameter.Value --output text`
+SELECT :'airflow_password' = '' AS no_airflow_password \gset
+\if :no_airflow_password
+\echo 'Could not read the Airflow user password from SSM (see the aws error above).'
 \quit
 \endif
 
