@@ -10,13 +10,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from wizard.config import LaunchConfig
-from wizard.errors import BadInput
-from wizard.rehearse.report import Result, rewrites_text, table
+from wizard.errors import BadInput, as_wizard_error
+from wizard.rehearse.report import Result, bad_input_json, rewrites_text, table
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -70,7 +72,19 @@ def choose_runtime(config: LaunchConfig, asked: str | None) -> str:
 
 
 def rehearse_command(args: argparse.Namespace, config: LaunchConfig) -> int:
-    """Run one rehearsal; 0 only when every row holds."""
+    """Run one rehearsal; 0 only when every row holds. The same table (or, with `--json`,
+    the same JSON document) whether the rehearsal ran, failed, or stopped early; refused
+    input is exit 2, and with `--json` stdout still holds a document saying why."""
+    try:
+        rehearsal = _make_rehearsal(args, config)
+    except BadInput as error:
+        if args.json:
+            print(bad_input_json(error.title, error.message, error.hint or ""), flush=True)
+        raise
+    return run_rehearsal(rehearsal, as_json=args.json, keep_running=args.keep_running)
+
+
+def _make_rehearsal(args: argparse.Namespace, config: LaunchConfig) -> Any:
     from wizard.rehearse.run import Rehearsal
 
     runtime = choose_runtime(config, args.runtime)
@@ -81,40 +95,65 @@ def rehearse_command(args: argparse.Namespace, config: LaunchConfig) -> int:
             hint="Drop --image, or add --runtime docker.",
         )
     account = _account(args, config)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop everything on TERM too
-    say = _say
-    rehearsal: Any
     if runtime == "docker":
         from wizard.rehearse.docker import DockerRehearsal
 
-        rehearsal = DockerRehearsal(
-            config, account_id=account, image=args.image, dag=args.dag, report=say, args=args
+        return DockerRehearsal(
+            config, account_id=account, image=args.image, dag=args.dag, report=_say, args=args
         )
-    else:
-        from wizard.render import render_artifacts
+    from wizard.render import render_artifacts
 
-        artifacts = render_artifacts(config, account)
-        rehearsal = Rehearsal(config, artifacts=artifacts, dag=args.dag, report=say)
+    artifacts = render_artifacts(config, account)
+    return Rehearsal(config, artifacts=artifacts, dag=args.dag, report=_say)
+
+
+def run_rehearsal(
+    rehearsal: Any,
+    *,
+    as_json: bool = False,
+    keep_running: bool = False,
+    out: Callable[[str], None] | None = None,
+) -> int:
+    """Run a made rehearsal, print its result (table or JSON) with `out`, stop everything.
+
+    Returns:
+        0 when every row holds, else 1 (also when it stopped before any component ran: the
+        result's one row names the stage, e.g. `airflow install`, `services`,
+        `database.sql`).
+    """
+    write = out or _stdout
+    signals = threading.current_thread() is threading.main_thread()  # a CLI, not a worker
+    if signals:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop everything on TERM too
     result: Result | None = None
     try:
-        result = rehearsal.run()
-        _print(result, as_json=args.json)
-        if args.keep_running and result.ok:
+        try:
+            result = rehearsal.run()
+        except BadInput:
+            raise
+        except Exception as failure:  # a service or install that failed: still a table
+            error = as_wizard_error(failure)
+            result = rehearsal.failed_early(error)
+            rehearsal.report(f"error: {error.title}" + (f" ({error.hint})" if error.hint else ""))
+        write(result.to_json() if as_json else f"{rewrites_text(result)}\n{table(result)}")
+        if keep_running and result.ok:
             with contextlib.suppress(KeyboardInterrupt):  # the way to end a kept rehearsal
                 _keep_running(result, rehearsal)
         return EXIT_OK if result.ok else EXIT_FAILED
     finally:
         # a second Ctrl+C must not cut the clean-up short: it would leave servers running
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if signals:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
-            say("stopping everything the rehearsal started")
+            rehearsal.report("stopping everything the rehearsal started")
             failed = result is not None and not result.ok
             rehearsal.stop(keep_logs=failed)
-            if failed:
-                say(f"the components' logs are kept in {rehearsal.folder / 'logs'}")
+            if failed and (rehearsal.folder / "logs").is_dir():
+                rehearsal.report(f"the components' logs are kept in {rehearsal.folder / 'logs'}")
         finally:
-            signal.signal(signal.SIGINT, previous)
+            if signals:
+                signal.signal(signal.SIGINT, previous)
 
 
 def _account(args: argparse.Namespace, config: LaunchConfig) -> str:
@@ -131,12 +170,8 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _print(result: Result, *, as_json: bool) -> None:
-    if as_json:
-        print(result.to_json(), flush=True)
-        return
-    print(rewrites_text(result))
-    print(table(result), flush=True)
+def _stdout(text: str) -> None:
+    print(text, flush=True)
 
 
 def _keep_running(result: Result, rehearsal: Any) -> None:

@@ -34,6 +34,7 @@ class Result:
     admin_username: str = ""
     folder: str = ""
     services: dict[str, str] = field(default_factory=dict)  # what it started, and where
+    error: dict[str, str] = field(default_factory=dict)  # title, message, hint: stopped early
 
     @property
     def ok(self) -> bool:
@@ -59,6 +60,7 @@ class Result:
                 "ui": self.ui,
                 "folder": self.folder,
                 "services": self.services,
+                "error": self.error or None,
             },
             indent=2,
         )
@@ -77,11 +79,19 @@ def table(result: Result) -> str:
         out.append(f"{name:<{widths[0]}}  {started:<{widths[1]}}  {health:<{widths[2]}}  {seconds}")
         if row.detail:  # why it failed; where it is, for what holds
             out.extend(f"    {part}" for part in row.detail.splitlines()[-6:])
+    ran = ", ".join(part for part in (result.ran, result.runtime) if part)
     if result.ok:
-        out.append(f"verdict: every component and check holds ({result.ran}, {result.runtime})")
+        out.append(f"verdict: every component and check holds ({ran})")
     else:
-        out.append(f"verdict: FAILED: {', '.join(result.failed)} ({result.ran}, {result.runtime})")
+        out.append(f"verdict: FAILED: {', '.join(result.failed) or 'nothing ran'} ({ran})")
     return "\n".join(out)
+
+
+def bad_input_json(title: str, message: str, hint: str) -> str:
+    """What `--json` prints when the arguments or the config are refused (exit 2): the
+    result's shape, with nothing run."""
+    error = {"title": title, "message": message, "hint": hint}
+    return json.dumps({"ok": False, "rows": [], "failed": [], "error": error}, indent=2)
 
 
 def rewrites_text(result: Result) -> str:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from wizard.airflow_versions import MIGRATE_COMPONENT
 from wizard.config import LaunchConfig
-from wizard.errors import BadInput
+from wizard.errors import BadInput, WizardError
 from wizard.rehearse import probes
 from wizard.rehearse.plan import (
     ContainerPlan,
@@ -94,12 +94,21 @@ class Rehearsal:
         self.venv = Path()
         self._stopping = threading.Event()
         self._slots = threading.Semaphore(max(1, (os.cpu_count() or 2) // 2))
+        self.stage = "airflow install" if runtime == "venv" else "image"
+        """What the rehearsal is doing: the row a failure before the components names."""
+        self.stage_started = time.monotonic()
 
     # -- the whole run --------------------------------------------------------------------
 
     def run(self) -> Result:
-        """Boot, check and report; never raises for a component that fails (its row says)."""
+        """Boot, check and report; never raises for a component that fails (its row says).
+
+        Raises:
+            WizardError: what it needs failed before any component ran (`self.stage` says
+                which: the Airflow install or image, the services, database.sql).
+        """
         ran, base = self.prepare()
+        self._enter("services")
         token = secrets.token_urlsafe(24) if self.config.redis.uses_auth_token else ""
         postgres, redis, s3 = self._start_services(token)
         host = self.service_host
@@ -113,7 +122,9 @@ class Rehearsal:
             database_ca=database_ca,
         )
         self.admin_password = values.admin_password
+        self._enter("database.sql")
         postgres.run_script(self.artifacts["database.sql"], values.by_parameter)
+        self._enter("components")
         self._folders()
         local = LocalSetup(
             runtime=self.runtime,
@@ -165,6 +176,23 @@ class Rehearsal:
             self._still_up(plan, result)
         result.ui = f"http://localhost:{local.ports['webserver']}"
         return result
+
+    def _enter(self, stage: str) -> None:
+        self.stage, self.stage_started = stage, time.monotonic()
+
+    def failed_early(self, error: WizardError) -> Result:
+        """The result of a rehearsal that `run()` left with `error`: one failed row, the
+        stage's, and the error itself (for `--json`)."""
+        seconds = time.monotonic() - self.stage_started
+        row = Row(self.stage, self.stage == "components", "failed", seconds, False, error.message)
+        return Result(
+            runtime=self.runtime,
+            ran="",
+            rows=[row],
+            relaxed=self._relaxed(),
+            folder=str(self.folder),
+            error={"title": error.title, "message": error.message, "hint": error.hint or ""},
+        )
 
     # -- what the docker runtime does its own way ----------------------------------------
 
@@ -422,7 +450,7 @@ class Rehearsal:
             service.stop()
         self.containers.clear()
         self.services.clear()
-        if not keep_logs:
+        if not keep_logs or not (self.folder / "logs").is_dir():  # no component ran: no logs
             shutil.rmtree(self.folder, ignore_errors=True)
             return
         for entry in self.folder.iterdir():
