@@ -1,6 +1,7 @@
 """The wizard's Textual app: the start screen, one launch's steps, the summary.
 
-The app owns the one place where a worker's failure becomes an error modal, the key bindings
+The app owns the one place where a worker's failure becomes an error modal (screens pass their
+workers' state changes to it, since those do not bubble), the key bindings
 every screen shares (`ctrl+q` quits at once: the config and state are saved as the user goes)
 and the command palette's entries. With `--sandbox` it starts the AWS emulator in a thread
 worker after the first frame, so the start screen is interactive while the emulator boots.
@@ -57,10 +58,11 @@ class WizardApp(App[int]):
     class SandboxReady(Message):
         """The emulator answers, is seeded, and has a launch config in `folder`."""
 
-        def __init__(self, folder: Path, config_path: Path) -> None:
+        def __init__(self, folder: Path, config_path: Path, resumed: bool) -> None:
             super().__init__()
             self.folder = folder
             self.config_path = config_path
+            self.resumed = resumed
 
     def __init__(self, options: WizardOptions | None = None) -> None:
         super().__init__()
@@ -68,6 +70,8 @@ class WizardApp(App[int]):
         self.folder = self.options.folder or launches_folder()
         self.sandbox_config: Path | None = None
         """The sandbox's seeded launch config, once it is ready."""
+        self.sandbox_folder: Path | None = None
+        """Where the sandbox keeps its account and launches, once it is ready."""
         self._sandbox: Sandbox | None = None
         if self.options.dry_run:
             self.sub_title = "DRY RUN: previews only, nothing is changed"
@@ -85,19 +89,21 @@ class WizardApp(App[int]):
     def start_sandbox(self) -> None:
         """Start and seed the emulator (seconds), then point this process at it."""
         from wizard.sandbox import Sandbox
+        from wizard.sandbox_account import sandbox_home
 
-        folder = self.options.folder or _sandbox_folder()
+        folder = self.options.folder or sandbox_home()
         sandbox = Sandbox(folder)
         sandbox.start()
         self._sandbox = sandbox
         os.environ.update(sandbox.environment())
-        self.post_message(self.SandboxReady(folder, sandbox.config_path))
+        self.post_message(self.SandboxReady(folder, sandbox.config_path, sandbox.resumed))
 
     def on_wizard_app_sandbox_ready(self, message: SandboxReady) -> None:
         self.folder = message.folder / "launches"
         self.sandbox_config = message.config_path
+        self.sandbox_folder = message.folder
         if isinstance(self.screen, StartScreen):
-            self.screen.sandbox_ready()
+            self.screen.sandbox_ready(resumed=message.resumed)
 
     def on_unmount(self) -> None:
         if self._sandbox is not None:
@@ -106,6 +112,14 @@ class WizardApp(App[int]):
     # One error handler for every worker
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.worker_state_changed(event)
+
+    def worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker's failure as the error modal, with Retry when its node can run it again.
+
+        `Worker.StateChanged` does not bubble: it reaches only the node that owns the worker.
+        Every screen that starts workers hands its events here (`on_worker_state_changed`).
+        """
         if event.state != WorkerState.ERROR or event.worker.error is None:
             return
         error = as_wizard_error(event.worker.error)
@@ -151,12 +165,6 @@ class WizardApp(App[int]):
             action = getattr(screen, f"action_{name}", None)
             if action is not None:
                 yield SystemCommand(name.replace("_", " ").capitalize(), help_text, action)
-
-
-def _sandbox_folder() -> Path:
-    import tempfile
-
-    return Path(tempfile.mkdtemp(prefix="airflow-ecs-wizard-sandbox-"))
 
 
 def run_wizard(

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static
+from textual.worker import Worker, WorkerState
 
 from screens.preview import PreviewPane
 from screens.progress import ApplyProgress
@@ -225,6 +226,12 @@ class LaunchScreen(Screen[None]):
             self.post_message(self.Discovered(step, {}, as_wizard_error(error).message))
             return
         self.post_message(self.Discovered(step, choices))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # the event reaches only this screen (it does not bubble): the app shows the error
+        if event.state == WorkerState.ERROR and event.worker.group == "preview":
+            self.query_one(PreviewPane).failed(as_wizard_error(event.worker.error or Exception()))
+        self.wizard.worker_state_changed(event)
 
     def retry_worker(self, group: str) -> None:
         """Run a failed worker's job again (the error modal's Retry)."""

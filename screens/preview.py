@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from rich.syntax import Syntax
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import ScrollableContainer, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import LoadingIndicator, Static, TabbedContent, TabPane
 
+from wizard.errors import WizardError
 from wizard.session import Preview, artifact_lexer
 
 VERB_STYLES = {
@@ -61,6 +62,13 @@ class PreviewPane(Vertical):
         self.query_one("#preview-loading").display = True
         self.query_one("#preview-status", Static).update("Planning against the account…")
 
+    def failed(self, error: WizardError) -> None:
+        """The preview could not be made (the error dialog says why and what to do)."""
+        self.query_one("#preview-loading").display = False
+        self.query_one("#preview-status", Static).update(
+            Content(f"No preview: {error.title}. Fix it, then press Preview (ctrl+r) again.")
+        )
+
     def stale(self) -> None:
         """The form changed since this preview: it must be made again before confirming."""
         self.query_one("#preview-status", Static).update(
@@ -100,6 +108,7 @@ class PreviewPane(Vertical):
         await self.mount(tabs)
 
 
-def _code(text: str, lexer: str) -> VerticalScroll:
+def _code(text: str, lexer: str) -> ScrollableContainer:
+    """A file with its lines whole: a long line scrolls sideways (shift+wheel, or arrows)."""
     syntax = Syntax(text, lexer, line_numbers=True, word_wrap=False, theme="ansi_dark")
-    return VerticalScroll(Static(syntax), classes="code")
+    return ScrollableContainer(Static(syntax), classes="code")

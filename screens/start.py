@@ -91,11 +91,13 @@ class StartScreen(Screen[None]):
         elif options.config is not None:
             self.call_after_refresh(self._open_config, options.config)
 
-    def sandbox_ready(self) -> None:
+    def sandbox_ready(self, *, resumed: bool = False) -> None:
         """The emulator is up: list its launches and allow a new one."""
+        kept = display_path(self.wizard.sandbox_folder or self.wizard.folder)
+        again = "the account of your last run, " if resumed else "a new account, "
         self.query_one("#sandbox-status", Static).update(
-            f"Sandbox ready: an emulated AWS account (no real AWS is touched). "
-            f"Launches are kept in {display_path(self.wizard.folder)}."
+            f"Sandbox ready: an emulated AWS account (no real AWS is touched): {again}kept with "
+            f"its launches in {kept}. To start over, quit and remove that folder."
         )
         self.query_one("#new", Button).disabled = False
         self.refresh_launches()
@@ -148,6 +150,12 @@ class StartScreen(Screen[None]):
     def action_resume(self) -> None:
         table = self.query_one("#launches", DataTable)
         if not self.launches:
+            self.notify(
+                f"Nothing to resume: no launch is kept in {display_path(self.wizard.folder)} "
+                "yet. Press n to start one, or o to open a config.",
+                severity="warning",
+                markup=False,
+            )
             return
         from wizard.session import WizardSession
 

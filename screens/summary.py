@@ -7,7 +7,7 @@ lists what would be applied and can export every file with `render`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -18,10 +18,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static
+from textual.worker import Worker
 
 from screens.widgets import DryRunBanner, command_path, display_path
 from wizard.session import WizardSession
-from wizard.summary import replay_command
+from wizard.summary import LaunchSummary, replay_command
+
+if TYPE_CHECKING:
+    from screens.app import WizardApp
 
 
 class SummaryScreen(Screen[None]):
@@ -61,9 +65,17 @@ class SummaryScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#created", DataTable).add_columns("kind", "console", "id")
+        self._shown: tuple[object, ...] = ()
+        self.show_summary()
+        if not self.session.dry_run:  # steps still running go on: say when they end
+            self.set_interval(1.0, self.show_summary)
+
+    def show_summary(self) -> None:
+        """Say where the launch is: up, or which steps are done, running, failed or pending
+        and what to do next (read from the state; no AWS call)."""
         session = self.session
         table = self.query_one("#created", DataTable)
-        table.add_columns("kind", "console", "id")
         lines = []
         if session.dry_run:
             self.query_one("#summary-title", Static).update(
@@ -73,18 +85,18 @@ class SummaryScreen(Screen[None]):
             lines.append("To apply this launch, run the wizard without --dry-run, or headless:")
         else:
             summary = session.summary()
-            self.query_one("#summary-title", Static).update("Airflow is up.")
+            shown = (
+                (summary.headline, str(summary.progress), len(summary.created)) if summary else ()
+            )
+            if shown == self._shown:
+                return
+            self._shown = shown
+            title = self.query_one("#summary-title", Static)
+            title.update(summary.headline if summary else "Nothing has applied yet.")
+            title.set_class(summary is None or not summary.up, "-not-up")
             if summary is not None:
-                access = []
-                if summary.web_url:
-                    access.append(f"Airflow UI: {summary.web_url}")
-                if summary.password_command:
-                    access.append(
-                        f"Log in as {summary.admin_username}; fetch the password from SSM:\n"
-                        f"  {summary.password_command}"
-                    )
-                access += [f"Warning: {warning}" for warning in summary.warnings]
-                self.query_one("#summary-access", Static).update("\n".join(access))
+                self.query_one("#summary-access", Static).update(_access(summary))
+                table.clear()
                 for row in summary.created:
                     link = (
                         Text("open ↗", style=Style(link=row.console_url))
@@ -123,6 +135,10 @@ class SummaryScreen(Screen[None]):
         paths = write_artifacts(render_artifacts(self.session.config, launch.account_id), folder)
         self.post_message(self.Exported(paths))
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # the event reaches only this screen (it does not bubble): the app shows the error
+        cast("WizardApp", self.app).worker_state_changed(event)
+
     @on(Exported)
     def _exported(self, message: Exported) -> None:
         folder = message.paths[0].parent if message.paths else ""
@@ -130,3 +146,34 @@ class SummaryScreen(Screen[None]):
         self.query_one("#summary-files", Static).update(
             f"{self.query_one('#summary-files', Static).content}\nExported to {folder}"
         )
+
+
+STATUS_WORDS = {
+    "applied": "done",
+    "running": "running",
+    "failed": "failed",
+    "pending": "pending",
+}
+
+
+def _access(summary: LaunchSummary) -> str:
+    """Where Airflow is and how to log in, or, while it is not up, how far the launch is."""
+    lines = []
+    if not summary.up:
+        for status, word in STATUS_WORDS.items():
+            titles = summary.progress.get(status, [])
+            if titles:
+                lines.append(f"{word:8} {', '.join(titles)}")
+        if summary.next_steps:
+            lines.append("What to do next:")
+            lines.extend(f"  - {step}" for step in summary.next_steps)
+    else:
+        if summary.web_url:
+            lines.append(f"Airflow UI: {summary.web_url}")
+        if summary.password_command:
+            lines.append(
+                f"Log in as {summary.admin_username}; fetch the password from SSM:\n"
+                f"  {summary.password_command}"
+            )
+    lines += [f"Warning: {warning}" for warning in summary.warnings]
+    return "\n".join(lines)

@@ -162,12 +162,15 @@ def moto_server() -> Any:
     from moto.server import ThreadedMotoServer
 
     from tests.services import free_port
+    from wizard.emulator_gaps import fill_elasticache_gaps
     from wizard.instance_refresh_gap import fill_instance_refresh_gap
     from wizard.sandbox import fill_change_set_gap
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    fill_change_set_gap()  # the emulator's gaps, filled as the sandbox's emulator fills them
+    # the emulator's gaps, filled as the sandbox's emulator fills them (the server runs in-process)
+    fill_change_set_gap()
     fill_instance_refresh_gap()
+    fill_elasticache_gaps()
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

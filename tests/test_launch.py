@@ -135,35 +135,17 @@ def test_a_resource_deleted_out_of_band_is_recreated_alone(
     assert again.aws.recorder.mutating() == {"ssm.PutParameter": 1}
 
 
-@pytest.fixture
-def _moto_deletes_caches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Emulator gap (moto 5.2): a deleted replication group stays `deleting` for ever, where
-    AWS removes it after a few minutes; the waiter would wait out its whole budget. The
-    emulator runs in this process: let its delete finish at once."""
-    from moto.elasticache.models import ElastiCacheBackend
-
-    original = ElastiCacheBackend.delete_replication_group
-
-    def delete(self: ElastiCacheBackend, **arguments: Any) -> Any:
-        group = original(self, **arguments)
-        self.replication_groups.pop(arguments["replication_group_id"], None)
-        return group
-
-    monkeypatch.setattr(ElastiCacheBackend, "delete_replication_group", delete)
-
-
-@pytest.mark.usefixtures("_moto_deletes_caches")
 def test_destroy_removes_what_was_created_and_keeps_the_data(
     applied: tuple[Launch, Path], launch_config: LaunchConfig
 ) -> None:
     launch, state_path = applied
     state = StateFile.open(state_path)
     result = destroy(launch.aws, state, delete_data=False)
-    # emulator gap: moto 5.2 does not implement DeleteCacheSubnetGroup (HTTP 500); destroy
-    # reports it and goes on with the rest
-    assert [(r.kind, "not been implemented" in e or "500" in e) for r, e in result.failed] == [
-        ("elasticache:subnet-group", True)
-    ]
+    # the emulator's ElastiCache gaps are filled (wizard.emulator_gaps): nothing fails
+    assert result.failed == []
+    elasticache = launch.aws.client("elasticache")
+    assert elasticache.describe_replication_groups()["ReplicationGroups"] == []
+    assert elasticache.describe_cache_subnet_groups()["CacheSubnetGroups"] == []
     kinds = {r.kind for r in result.deleted}
     assert {"ecs:service", "cloudformation:stack", "ecs:task-definition"} <= kinds
     assert {r.kind for r in result.kept} <= {"s3:bucket", "s3:object", "ssm:parameter"}
@@ -182,6 +164,41 @@ def test_destroy_removes_what_was_created_and_keeps_the_data(
     assert ssm.get_parameter(Name=launch_config.secret_name("fernet_key"))["Parameter"]
     # adopted resources are never touched
     assert launch.aws.client("rds").describe_db_instances(DBInstanceIdentifier="staging-rds")
+
+
+def test_an_interrupted_destroy_says_what_is_gone_and_resumes(
+    applied: tuple[Launch, Path],
+) -> None:
+    launch, state_path = applied
+    state = StateFile.open(state_path)
+    started: list[str] = []
+
+    def interrupt_at_the_second_task_definition(message: str) -> None:
+        started.append(message)
+        if sum("ecs:task-definition" in m for m in started) == 2:
+            raise KeyboardInterrupt  # Ctrl-C while destroying
+
+    with pytest.raises(KeyboardInterrupt):
+        destroy(
+            launch.aws, state, delete_data=False, progress=interrupt_at_the_second_task_definition
+        )
+    after = StateFile.open(state_path)
+    gone = [(r.kind, r.id) for r in after.state.destroyed]
+    assert len(gone) == len(started) - 1  # each deletion that finished, not the one cut off
+    owners = {
+        name
+        for name, entry in StateFile.open(state_path).state.steps.items()
+        if entry.status != "applied"
+    }
+    # what destroy removed first belongs to the last steps: they are applied no more
+    assert {"services", "task_definitions"} <= owners
+    assert "account" not in owners  # nothing of its was deleted yet
+    assert not ({(r.kind, r.id) for r in after.created_resources()} & set(gone))
+
+    result = destroy(launch.aws, after, delete_data=False)  # run again: it resumes
+    assert result.failed == []
+    assert not ({(r.kind, r.id) for r in result.deleted} & set(gone))  # none deleted twice
+    assert after.applied_steps() == []
 
 
 def _emulator_snapshot(endpoint: str) -> dict[str, Any]:

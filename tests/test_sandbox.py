@@ -37,7 +37,7 @@ def test_a_whole_launch_from_the_command_line(sandbox: Sandbox) -> None:
     config = load_config(sandbox.config_path)
     assert config.aws.endpoint_url == sandbox.endpoint
     assert config.database.rds_instance_id == "staging-rds"
-    state = str(sandbox.folder / "airflow-staging.state.json")
+    state = str(sandbox.folder / "launch.state.json")  # beside launch.toml: one naming rule
 
     planned = _cli(sandbox, "plan", "--config", str(sandbox.config_path))
     assert planned.returncode == 0, planned.stderr[-3000:]
@@ -57,3 +57,15 @@ def test_a_whole_launch_from_the_command_line(sandbox: Sandbox) -> None:
     again = _cli(sandbox, "apply", "--config", str(sandbox.config_path), "--state", state, "--yes")
     assert again.returncode == 0
     assert "0 change(s) to apply" in again.stdout
+
+    # as the README writes it: no --endpoint-url; the state remembers the sandbox's endpoint
+    destroyed = _cli(sandbox, "destroy", "--state", state, "--yes")
+    output = destroyed.stdout + destroyed.stderr
+    assert destroyed.returncode == 0, output[-4000:]
+    assert "deleting elasticache:replication-group" in output
+    assert "failed 0" in output
+    status = _cli(sandbox, "status", "--state", state)
+    assert status.stdout.count("applied") == 0
+    assert f"endpoint: {sandbox.endpoint}" in status.stdout
+    assert "gone ecs:service" in status.stdout and "gone elasticache:subnet-group" in status.stdout
+    assert "run destroy again" not in status.stdout

@@ -15,6 +15,7 @@ import pytest
 
 from tests.test_steps import _context, _state
 from wizard.config import LaunchConfig
+from wizard.emulator_gaps import register_service_targets
 from wizard.errors import WizardError
 from wizard.steps import services as services_module
 from wizard.steps.base import StepContext
@@ -136,3 +137,28 @@ def test_no_instances_times_out_with_the_usual_causes(
     assert "no container instance joined cluster airflow-staging" in caught.value.message
     assert "ECS_CLUSTER" in caught.value.hint and "NAT gateway" in caught.value.hint
     assert "did not mount the S3 folder, so the ECS agent waits" in caught.value.hint
+
+
+def test_the_step_waits_for_the_web_health_check_and_records_what_it_said(
+    make_config: Callable[..., LaunchConfig], aws_endpoint: str, tmp_path: Path
+) -> None:
+    ctx = _ready(make_config, aws_endpoint, tmp_path)
+    said: list[str] = []
+    ctx.progress = said.append
+    STEP.apply(ctx)  # nothing registers the web tasks with the target group
+    outputs = ctx.state.step("services").outputs  # type: ignore[union-attr]
+    assert outputs["web_health"] == "no target registered"
+    assert "waiting for the web health check (GET /api/v2/version) to answer" in said
+
+    polls: list[int] = []
+
+    def ecs_registers_on_the_third_poll(**_: object) -> None:
+        polls.append(1)
+        if len(polls) == 3:  # ECS registers the started task with the target group
+            register_service_targets(ctx.aws, ctx.config.cluster_name)
+
+    again = _context(ctx.config, ctx.state)
+    again.aws.register("after-call.*.DescribeTargetHealth", ecs_registers_on_the_third_poll)
+    STEP.apply(again)
+    assert ctx.state.step("services").outputs["web_health"] == "healthy"  # type: ignore[union-attr]
+    assert len(polls) == 4

@@ -16,6 +16,7 @@ from screens.launch import LaunchScreen
 from screens.progress import ApplyProgress
 from screens.summary import SummaryScreen
 from tests.tui_support import seeded_template, wait_for
+from wizard.checklist import CHECKLIST
 from wizard.config_file import load_config, save_config
 from wizard.errors import WizardError
 from wizard.runner import StepEvent
@@ -173,16 +174,39 @@ def test_error_modal(snap_compare: Any, launched: WizardSession, here: Path) -> 
 
 
 def test_summary(snap_compare: Any, launched: WizardSession, here: Path) -> None:
-    """The summary: "Airflow is up.", the Airflow UI address, "Log in as admin" with the
+    """The summary of a launch whose steps all applied and whose web health check answered:
+    "Airflow is up.", the Airflow UI address, "Log in as admin" with the
     `aws ssm get-parameter` command (never the password), the warning that logins cross the
     VPC in cleartext (an internal load balancer without a certificate), the table of created
     resources with console links, the replay command and the ~/launches paths, and the config
     and state paths."""
     assert launched.state_path.exists()
     state = StateFile.open(launched.state_path)
+    for step in CHECKLIST:
+        if step not in state.applied_steps():
+            state.start_step(step)
+            state.finish_step(step)
     state.set_outputs(
-        "services", web_url="http://airflow-staging-web-1.us-east-1.elb.amazonaws.com"
+        "services",
+        web_url="http://airflow-staging-web-1.us-east-1.elb.amazonaws.com",
+        web_health="healthy",
     )
+
+    async def run_before(pilot: Any) -> None:
+        pilot.app.push_screen(SummaryScreen(launched))
+        await pilot.pause(0.2)
+
+    assert snap_compare(_app(here / "launches"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_summary_of_a_launch_that_is_not_up(
+    snap_compare: Any, launched: WizardSession, here: Path
+) -> None:
+    """The summary opened (ctrl+s) on a launch with four steps applied and redis failed:
+    "Airflow is not up yet: 4 of 12 steps applied." in the warning colour, no Airflow UI and no
+    login, the steps done, failed and pending, what to do next (fix the ElastiCache broker and
+    retry or apply headless; confirm the pending steps), then the created resources and the
+    replay command."""
 
     async def run_before(pilot: Any) -> None:
         pilot.app.push_screen(SummaryScreen(launched))

@@ -13,30 +13,14 @@ from textual.pilot import Pilot
 
 from wizard.aws import Aws, AwsSettings
 from wizard.config_file import save_config
+from wizard.emulator_gaps import register_service_targets
 from wizard.sandbox import (
     GOOGLE_PARAMETERS,
     join_container_instances,
     sandbox_config,
     seed_account,
 )
-
-LOADED_FIRST = {
-    "autoscaling": "describe_auto_scaling_groups",
-    "cloudformation": "describe_stacks",
-    "ec2": "describe_vpcs",
-    "ecr": "describe_repositories",
-    "ecs": "list_clusters",
-    "elasticache": "describe_replication_groups",
-    "elbv2": "describe_load_balancers",
-    "iam": "list_roles",
-    "rds": "describe_db_instances",
-    "s3": "list_buckets",
-    "secretsmanager": "list_secrets",
-    "servicediscovery": "list_namespaces",
-    "ssm": "describe_parameters",
-    "sts": "get_caller_identity",
-}
-"""A read call of each service the wizard uses."""
+from wizard.sandbox_account import touch_every_service
 
 
 def seeded_template(
@@ -51,8 +35,7 @@ def seeded_template(
         # moto's reset re-creates at once the services earlier tests used (EC2's default VPC
         # draws ids then) and the others on their first call: call each first, so the ids
         # drawn after the seed do not depend on which tests ran before
-        for service, read in LOADED_FIRST.items():
-            getattr(aws.client(service), read)()
+        touch_every_service(aws)
         request = urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST")
         urllib.request.urlopen(request).close()
     seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS, console_stack=console_stack)
@@ -64,7 +47,8 @@ def seeded_template(
 
 @contextmanager
 def ecs_agent(endpoint: str) -> Iterator[None]:
-    """The emulator has no ECS agent: register each cluster's instances, as the agent would."""
+    """The emulator has no ECS agent: register each cluster's instances, as the agent would,
+    and each load-balanced service's instances with its target group, as ECS would."""
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=endpoint))
     stop = threading.Event()
 
@@ -72,6 +56,7 @@ def ecs_agent(endpoint: str) -> Iterator[None]:
         while not stop.wait(0.2):
             for arn in aws.client("ecs").list_clusters()["clusterArns"]:
                 join_container_instances(aws, arn.rsplit("/", 1)[-1])
+                register_service_targets(aws, arn.rsplit("/", 1)[-1])
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -82,13 +67,17 @@ def ecs_agent(endpoint: str) -> Iterator[None]:
         thread.join(timeout=5)
 
 
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 30) -> None:
-    """Let the app run until `condition()` holds (fails the test after `timeout` seconds)."""
-    steps = int(timeout / 0.05)
+async def wait_for(
+    pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 30, interval: float = 0.05
+) -> None:
+    """Let the app run until `condition()` holds (fails the test after `timeout` seconds).
+
+    A costly condition (a screenshot's text) polls at a longer `interval`."""
+    steps = int(timeout / interval)
     for _ in range(steps):
         if condition():
             return
-        await pilot.pause(0.05)
+        await pilot.pause(interval)
     raise AssertionError(f"timed out waiting for {condition}")
 
 

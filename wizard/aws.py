@@ -199,6 +199,17 @@ class Aws:
                 )
             return self._clients[service]
 
+    def probe_client(self, service: str) -> Any:
+        """A client that gives up after two attempts (not cached): for the first call, which
+        tells whether AWS answers at all. The standard ten attempts spend ~20 s on an endpoint
+        that is gone before the user hears of it."""
+        with self._lock:
+            return self._session.client(
+                service,
+                endpoint_url=self.settings.endpoint_url or None,
+                config=_client_config().merge(_probe_config()),
+            )
+
     def pause(self, seconds: float) -> None:
         """Sleep between two polls of something AWS is creating (scaled by `wait_scale`).
 
@@ -265,6 +276,12 @@ def _client_config() -> Any:
         connect_timeout=10,
         read_timeout=60,
     )
+
+
+def _probe_config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5)
 
 
 def error_code(error: BaseException) -> str:

@@ -242,7 +242,9 @@ def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
         "zdp-airflow) and write a launch.toml for it. Runs until Ctrl-C.",
     )
     sandbox.add_argument(
-        "--folder", type=Path, help="where its config, state and log go (default: a temp dir)"
+        "--folder",
+        type=Path,
+        help="where its account, config, state and log are kept (default: the user data folder)",
     )
     sandbox.set_defaults(handler=_sandbox)
     return parser
@@ -420,24 +422,29 @@ def _rehearse(args: argparse.Namespace) -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     import signal
-    import tempfile
     import time
 
+    from wizard.launches import state_path_for
     from wizard.sandbox import Sandbox
+    from wizard.sandbox_account import sandbox_home
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the emulator on TERM too
 
-    folder = args.folder or Path(tempfile.mkdtemp(prefix="airflow-ecs-wizard-sandbox-"))
+    folder = args.folder or sandbox_home()
     running = Sandbox(folder)
     running.start()
     exports = " ".join(f"{key}={value}" for key, value in running.environment().items())
-    config, state = running.config_path, folder / "airflow-staging.state.json"
-    print(f"AWS emulator at {running.endpoint}, seeded; config written to {config}")
+    config, state = running.config_path, state_path_for(running.config_path)
+    if running.resumed:
+        print(f"AWS emulator at {running.endpoint}: the account kept in {folder}, replayed")
+    else:
+        print(f"AWS emulator at {running.endpoint}, seeded; config written to {config}")
+    print(f"The account is kept in {folder} between runs; remove that folder to start over.")
     print("In another terminal:")
     print(f"  export {exports}")
     print(f"  airflow-ecs-wizard plan  --config {config}")
     print(f"  airflow-ecs-wizard apply --config {config} --state {state} --yes")
-    print("Ctrl-C stops the emulator (its contents go with it).", flush=True)
+    print("Ctrl-C stops the emulator (the account stays kept).", flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -10,14 +10,14 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
 
 from wizard.config import LaunchConfig
-from wizard.engine import Launch, apply_launch, connect, open_state, plan_step
+from wizard.engine import Launch, account_of, apply_launch, connect, open_state, plan_step
 from wizard.errors import BadInput
 from wizard.report import EventPrinter, print_plans, print_status
 from wizard.runner import order
@@ -148,12 +148,25 @@ def _confirm(console: Console) -> None:
         raise BadInput("you did not confirm", title="Not applied", hint="Nothing was changed.")
 
 
+def _asker(console: Console) -> Callable[[str], bool] | None:
+    """A yes/no question on the terminal (None when there is no terminal to ask on)."""
+    if not sys.stdin.isatty():
+        return None
+
+    def ask(question: str) -> bool:
+        return console.input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+
+    return ask
+
+
 def _summary(console: Console, launch: Launch, config_path: Path, state_path: Path) -> None:
     from wizard.summary import summarize
 
     assert launch.state is not None
     summary = summarize(launch.config, launch.state, config_path=config_path, state_path=state_path)
-    console.rule("[green]Airflow is up[/]")
+    console.rule(summary.headline, style="green" if summary.up else "yellow")
+    for step in summary.next_steps:
+        console.print(f"  - {step}", highlight=False, markup=False)
     if summary.web_url:
         console.print(f"Airflow UI: {summary.web_url}")
     if summary.password_command:
@@ -170,19 +183,21 @@ def _summary(console: Console, launch: Launch, config_path: Path, state_path: Pa
 
 def destroy_command(args: argparse.Namespace) -> int:
     """Delete what the launch created, newest first, after confirmation."""
-    from wizard.aws import Aws, AwsSettings
+    from wizard.aws import Aws
+    from wizard.connection import settings_for_state
     from wizard.destroy import destroy, targets
 
     console = Console()
     state = StateFile.open(args.state)
-    settings = AwsSettings(
-        region=args.region or state.state.region,
+    settings = settings_for_state(
+        state,
         profile=args.profile or "",
+        region=args.region or "",
         endpoint_url=args.endpoint_url or "",
+        ask=_asker(console),
     )
     aws = Aws(settings)
-    account = aws.client("sts").get_caller_identity()["Account"]
-    state.check_target(account, aws.region)
+    state.check_target(account_of(aws), aws.region)
     with state.lock("airflow-ecs-wizard destroy"):
         delete, keep = targets(state, delete_data=args.delete_data)
         for resource in delete:

@@ -240,7 +240,11 @@ def _db_instance(aws: Aws, identifier: str) -> None:
 
 def _replication_group(aws: Aws, identifier: str) -> None:
     elasticache = aws.client("elasticache")
-    elasticache.delete_replication_group(ReplicationGroupId=identifier)
+    try:
+        elasticache.delete_replication_group(ReplicationGroupId=identifier)
+    except ClientError as error:  # an interrupted destroy asked already: wait for it
+        if error_code(error) != "InvalidReplicationGroupState":
+            raise
     elasticache.get_waiter("replication_group_deleted").wait(
         ReplicationGroupId=identifier,
         WaiterConfig={"Delay": aws.delay(WAITER_DELAY), "MaxAttempts": 120},

@@ -64,23 +64,56 @@ def connect(
 ) -> Launch:
     """Connect to AWS and learn the account (STS is allowed in read-only mode too)."""
     aws = Aws(settings_of(config), read_only=read_only, recorder=recorder)
-    try:
-        identity = aws.client("sts").get_caller_identity()
-    except Exception as error:
-        from botocore.exceptions import BotoCoreError, ClientError
+    return Launch(config=config, aws=aws, account_id=account_of(aws))
 
-        everyday = aws_failure(error)
-        if everyday is not None:
-            raise everyday from error
-        if isinstance(error, BotoCoreError | ClientError):
-            raise WizardError(
-                f"Cannot reach AWS as the config says ({error})",
-                title="No AWS credentials",
-                hint="Check --profile, --region and --endpoint-url, or `aws sts "
-                "get-caller-identity` with the same settings.",
-            ) from error
-        raise
-    return Launch(config=config, aws=aws, account_id=str(identity["Account"]))
+
+def account_of(aws: Aws) -> str:
+    """The account of the credentials (the first call: it tells whether AWS answers)."""
+    try:
+        return str(aws.probe_client("sts").get_caller_identity()["Account"])
+    except Exception as error:
+        raise unreachable(error, aws.settings) from error
+
+
+def unreachable(error: Exception, settings: AwsSettings) -> Exception:
+    """Why the first call failed, as the user can act on it (other errors unchanged)."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+    )
+
+    check = (
+        "Check --profile, --region and --endpoint-url (or the config's [aws] table), or run "
+        "`aws sts get-caller-identity` with the same settings."
+    )
+    message = f"Cannot reach AWS as the config says ({error})"
+    if isinstance(error, NoCredentialsError):
+        return WizardError(
+            message,
+            title="No AWS credentials",
+            hint="Name a profile (--profile, or aws.profile in the config), run `aws sso login`, "
+            "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; `aws sts get-caller-identity` "
+            "checks them. To try the wizard without an account: airflow-ecs-wizard --sandbox.",
+        )
+    if isinstance(error, NoRegionError):
+        return WizardError(message, title="No AWS region", hint=check)
+    if isinstance(error, ConnectionError):
+        where = settings.endpoint_url or "AWS"
+        return WizardError(
+            message,
+            title="AWS does not answer",
+            hint=f"Nothing answered at {where}. If it is an emulator, start it again (a "
+            "sandbox launch: airflow-ecs-wizard --sandbox); otherwise check the network. " + check,
+        )
+    everyday = aws_failure(error)  # a profile that does not exist, a server error, ...
+    if everyday is not None:
+        return everyday
+    if isinstance(error, BotoCoreError | ClientError):
+        return WizardError(message, title="AWS refused the credentials", hint=check)
+    return error
 
 
 def open_state(launch: Launch, path: Path) -> StateFile:
@@ -89,14 +122,15 @@ def open_state(launch: Launch, path: Path) -> StateFile:
     if path.exists():
         state = StateFile.open(path, launch=config.name)
         state.check_target(launch.account_id, launch.aws.region)
-        return state
-    return StateFile.create(
-        path,
-        launch=config.name,
-        account_id=launch.account_id,
-        region=launch.aws.region,
-        config_digest=config_digest(config),
-    )
+    else:
+        state = StateFile.create(
+            path,
+            launch=config.name,
+            account_id=launch.account_id,
+            region=launch.aws.region,
+            config_digest=config_digest(config),
+        )
+    return state
 
 
 def plan_step(launch: Launch, name: str) -> StepPlan:
@@ -182,6 +216,10 @@ def apply_launch(
             raise
         state.finish_step(name, preview_digest=plan.digest())
 
+    # where it is applied, for destroy (whose flags still override it)
+    state.remember_connection(
+        profile=launch.aws.settings.profile, endpoint_url=launch.aws.settings.endpoint_url
+    )
     result = run_steps(
         GRAPH, apply_one, only=chosen, done=done, on_event=on_event, stop=launch.aws.stop
     )

@@ -36,14 +36,18 @@ def launches_folder() -> Path:
 
 
 def config_path_for(state_path: Path) -> Path:
-    """The config kept beside a state file (`NAME.state.json` → `NAME.toml`)."""
+    """The config kept beside a state file (`NAME.state.json` → `NAME.toml`).
+
+    The one naming rule, everywhere (the TUI, `init --plain`, `sandbox --folder`): a launch's
+    config is `NAME.toml` and its state `NAME.state.json` beside it, NAME being the config's
+    file name (the wizard names the files it keeps after the launch)."""
     name = state_path.name.removesuffix(STATE_SUFFIX).removesuffix(".json")
     return state_path.with_name(f"{name}.toml")
 
 
-def state_path_for(config_path: Path, launch: str) -> Path:
-    """The state file kept beside a config."""
-    return config_path.with_name(f"{launch}{STATE_SUFFIX}")
+def state_path_for(config_path: Path) -> Path:
+    """The state file kept beside a config (`NAME.toml` → `NAME.state.json`)."""
+    return config_path.with_name(f"{config_path.stem}{STATE_SUFFIX}")
 
 
 @dataclass(frozen=True)
@@ -112,11 +116,11 @@ def find_launches(folder: Path) -> list[KnownLaunch]:
     if not folder.is_dir():
         return []
     configs = sorted(folder.glob("*.toml"), key=_changed, reverse=True)
-    return [read_launch(path, state_path_for(path, path.stem)) for path in configs]
+    return [read_launch(path, state_path_for(path)) for path in configs]
 
 
 def _changed(path: Path) -> float:
-    state = state_path_for(path, path.stem)
+    state = state_path_for(path)
     return max(path.stat().st_mtime, state.stat().st_mtime if state.exists() else 0.0)
 
 

@@ -373,7 +373,7 @@ def finish(config: LaunchConfig, path: Path, asker: Asker, console: Console) -> 
     if not write:
         return _nothing_written(console)
     save_config(config, path)
-    state = state_path_for(path, config.name)
+    state = state_path_for(path)
     console.print(Text(f"Wrote {path}. Next:", style="green"))
     next_commands = (
         f"rehearse --config {path}",  # boots its task definitions here: the same table

@@ -91,3 +91,19 @@ def print_status(console: Console, state: StateFile) -> None:
         style = {"applied": "green", "failed": "red"}.get(status, "")
         table.add_row(name, f"[{style}]{status}[/]" if style else status, str(resources), error)
     console.print(table)
+    launch = state.state
+    if launch.endpoint_url or launch.profile:
+        where = launch.endpoint_url or "AWS"
+        profile = f", profile {launch.profile}" if launch.profile else ""
+        console.print(f"endpoint: {where}{profile}", highlight=False)
+    if launch.destroyed:
+        from wizard.destroy import targets
+
+        left = len(targets(state, delete_data=False)[0])
+        console.print(
+            f"destroyed: {len(launch.destroyed)} resource(s) deleted"
+            + (f"; {left} still recorded (run destroy again to finish)" if left else ""),
+            highlight=False,
+        )
+        for resource in launch.destroyed:
+            console.print(f"  [dim]gone[/] {resource.kind} {resource.id}", highlight=False)

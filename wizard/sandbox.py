@@ -25,7 +25,21 @@ from pathlib import Path
 from wizard.aws import WAIT_SCALE_VARIABLE, Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
+from wizard.emulator_gaps import fill_elasticache_gaps, register_service_targets
 from wizard.errors import WizardError
+from wizard.sandbox_account import (
+    PORT_FILE,
+    RECORDER_VARIABLE,
+    RECORDING,
+    point_configs_at,
+    preferred_port,
+    record_changes_only,
+    recorded_requests,
+    replay,
+    seed_ids,
+    start_recording,
+    touch_every_service,
+)
 from wizard.sandbox_console import console_role
 
 IMAGE_TAGS = ("3.3.2", "3.3.1", "2.11.2")
@@ -271,12 +285,21 @@ class Sandbox:
             WAIT_SCALE_VARIABLE: str(SANDBOX_WAIT_SCALE),
         }
 
+    resumed: bool = False
+    """Whether `start` found an account kept from an earlier run (and replayed it)."""
+
     def start(self, *, timeout: float = 30.0) -> None:
-        """Start the emulator, wait until it answers, seed it and write `launch.toml`."""
+        """Start the emulator and wait until it answers; replay the account kept in `folder`,
+        or seed a new one and write `launch.toml` for it."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = preferred_port(self.folder)
         log = (self.folder / "emulator.log").open("ab")
-        environment = {**os.environ, **self.environment(), "MOTO_ECS_SERVICE_RUNNING": "1"}
+        environment = {
+            **os.environ,
+            **self.environment(),
+            "MOTO_ECS_SERVICE_RUNNING": "1",
+            RECORDER_VARIABLE: str(self.folder / RECORDING),
+        }
         self._process = subprocess.Popen(
             [sys.executable, "-m", "wizard.sandbox", "serve", "--port", str(self.port)],
             stdout=log,
@@ -297,14 +320,30 @@ class Sandbox:
         os.environ.update(SANDBOX_CREDENTIALS)
         try:
             aws = Aws(AwsSettings(region="us-east-1", endpoint_url=self.endpoint))
-            seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS, console_stack=True)
+            seed_ids(self.endpoint)
+            touch_every_service(aws)
+            self.resumed = recorded_requests(self.folder) > 0 and self.config_path.exists()
+            if self.resumed:
+                replay(self.endpoint)
+            else:
+                (self.folder / RECORDING).unlink(missing_ok=True)
+                start_recording(self.endpoint)
+                seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS, console_stack=True)
+                save_config(sandbox_config(self.endpoint, seeded), self.config_path)
         finally:
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-        save_config(sandbox_config(self.endpoint, seeded), self.config_path)
+        (self.folder / PORT_FILE).write_text(str(self.port), encoding="utf-8")
+        if self.resumed:
+            point_configs_at(self.endpoint, [self.config_path, *self.launches.glob("*.toml")])
+
+    @property
+    def launches(self) -> Path:
+        """Where the wizard keeps the sandbox's launches."""
+        return self.folder / "launches"
 
     def stop(self) -> None:
         """Stop the emulator; its contents go with it."""
@@ -362,6 +401,8 @@ def serve(port: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     fill_change_set_gap()
     fill_instance_refresh_gap()
+    fill_elasticache_gaps()
+    record_changes_only()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}"))
@@ -371,6 +412,7 @@ def serve(port: int) -> None:
             time.sleep(AGENT_SECONDS)
             for arn in aws.client("ecs").list_clusters()["clusterArns"]:
                 join_container_instances(aws, arn.rsplit("/", 1)[-1])
+                register_service_targets(aws, arn.rsplit("/", 1)[-1])
     finally:
         server.stop()
 

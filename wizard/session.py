@@ -67,7 +67,7 @@ class WizardSession:
     ) -> None:
         self.config = config
         self.config_path = config_path
-        self.state_path = state_path or state_path_for(config_path, config.name)
+        self.state_path = state_path or state_path_for(config_path)
         self.dry_run = dry_run
         self.confirmed: dict[str, str] = {}
         """The digest of each step's preview as the user confirmed it."""
@@ -137,7 +137,7 @@ class WizardSession:
             raise ProblemsError([Problem("name", f"a launch named {name} exists already")])
         self.config_path.unlink(missing_ok=True)
         self.config_path = renamed
-        self.state_path = state_path_for(renamed, name)
+        self.state_path = state_path_for(renamed)
 
     # AWS
 
@@ -290,7 +290,11 @@ class WizardSession:
         if state is None:
             return None
         return summarize(
-            self.config, state, config_path=self.config_path, state_path=self.state_path
+            self.config,
+            state,
+            config_path=self.config_path,
+            state_path=self.state_path,
+            statuses=self.statuses(),
         )
 
     def _state_for_reading(self) -> StateFile | None:

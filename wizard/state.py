@@ -93,6 +93,13 @@ class LaunchState(BaseModel):
     created_at: str = Field(default_factory=utc_now)
     updated_at: str = Field(default_factory=utc_now)
     steps: dict[str, StepState] = Field(default_factory=dict)
+    profile: str = ""
+    """The AWS profile the launch was applied with ("" for the default credential chain)."""
+    endpoint_url: str = ""
+    """The endpoint it was applied through ("" for AWS); never trusted blindly (see
+    `wizard.connection`), since whoever can write this file would receive signed requests."""
+    destroyed: list[Resource] = Field(default_factory=list)
+    """What `destroy` deleted, oldest first: an interrupted destroy says what is gone."""
 
 
 def secret_forms(value: str) -> set[str]:
@@ -391,6 +398,14 @@ class StateFile:
                     self._update(step, intents=intents)
                 return False
             self._update(step, resources=[*entry.resources, resource.model_copy()], intents=intents)
+            if any((r.kind, r.id) == (resource.kind, resource.id) for r in self.state.destroyed):
+
+                def made_again(state: LaunchState) -> None:
+                    state.destroyed = [
+                        r for r in state.destroyed if (r.kind, r.id) != (resource.kind, resource.id)
+                    ]
+
+                self._mutate(made_again)
             return True
 
     def record_intent(self, step: str, resource: Resource) -> None:
@@ -429,16 +444,34 @@ class StateFile:
         )
 
     def forget_resource(self, kind: str, identifier: str) -> None:
-        """Drop a resource that `destroy` deleted, from whichever step recorded it."""
+        """Drop a resource that `destroy` deleted, from whichever step recorded it, and list it
+        as destroyed; a step that recorded it is no longer applied."""
 
         def change(state: LaunchState) -> None:
             for entry in state.steps.values():
-                entry.resources = [
-                    r for r in entry.resources if (r.kind, r.id) != (kind, identifier)
-                ]
+                gone = [r for r in entry.resources if (r.kind, r.id) == (kind, identifier)]
                 entry.intents = [i for i in entry.intents if (i.kind, i.id) != (kind, identifier)]
+                if gone:
+                    entry.resources = [r for r in entry.resources if r not in gone]
+                    if entry.status == "applied":
+                        entry.status, entry.finished_at, entry.preview_digest = "pending", "", ""
+                    if not any((r.kind, r.id) == (kind, identifier) for r in state.destroyed):
+                        state.destroyed.append(
+                            gone[0].model_copy(update={"recorded_at": utc_now()})
+                        )
 
         self._mutate(change)
+
+    def remember_connection(self, *, profile: str, endpoint_url: str) -> None:
+        """Keep the profile and endpoint the launch is applied with (no secret: an endpoint's
+        user and password, if any, are dropped)."""
+        endpoint = _without_userinfo(endpoint_url)
+        if (self.state.profile, self.state.endpoint_url) != (profile, endpoint):
+
+            def change(state: LaunchState) -> None:
+                state.profile, state.endpoint_url = profile, endpoint
+
+            self._mutate(change)
 
     def set_outputs(self, step: str, **outputs: OutputValue) -> None:
         """Add or replace outputs of a step (ids, ARNs, endpoints)."""
@@ -529,6 +562,13 @@ def _read(path: Path, launch: str | None) -> LaunchState:
             hint=f"Give the state file of {launch!r}, or another path to start it. {_KEPT}",
         )
     return state
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _user() -> str:

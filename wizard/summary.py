@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import shlex
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wizard.checklist import CHECKLIST
 from wizard.config import LaunchConfig
 from wizard.state import Resource, StateFile
-from wizard.steps.load_balancer import cleartext_warnings
+from wizard.steps.load_balancer import HEALTHY, cleartext_warnings, health_path
 
 _CONSOLE_PAGES = {
     "cloudformation:stack": "cloudformation/home?region={region}#/stacks/stackinfo?stackId={id}",
@@ -72,8 +74,16 @@ class CreatedRow:
 
 @dataclass(frozen=True)
 class LaunchSummary:
-    """Everything the operator needs once the launch is done."""
+    """Everything the operator needs once the launch is done, and whether it is."""
 
+    up: bool
+    """The services are stable and the web health check answered: only then is Airflow up."""
+    headline: str
+    """"Airflow is up." or why it is not (yet)."""
+    progress: dict[str, list[str]]
+    """The steps' titles by status (applied, running, failed, pending), when not up."""
+    next_steps: list[str]
+    """What to do next, when not up."""
     web_url: str
     admin_username: str
     password_command: str
@@ -86,10 +96,23 @@ class LaunchSummary:
     """What the operator should know about how the launch is reached (e.g. cleartext logins)."""
 
 
+UP = "Airflow is up."
+
+
 def summarize(
-    config: LaunchConfig, state: StateFile, *, config_path: Path, state_path: Path
+    config: LaunchConfig,
+    state: StateFile,
+    *,
+    config_path: Path,
+    state_path: Path,
+    statuses: Mapping[str, str] | None = None,
 ) -> LaunchSummary:
-    """The summary of a launch from its config and state (no AWS call)."""
+    """The summary of a launch from its config and state (no AWS call).
+
+    Args:
+        statuses: each step's status as the caller knows it (the TUI knows which are running);
+            by default, as the state records it.
+    """
     region = state.state.region
     password_command = ""
     if config.airflow.admin_user:
@@ -98,6 +121,7 @@ def summarize(
             f"aws ssm get-parameter --with-decryption --region {region} --name {parameter} "
             "--query Parameter.Value --output text"
         )
+    cluster = str(state.step("cluster").outputs.get("cluster_name") or config.cluster_name)
     created = [
         CreatedRow(
             resource.kind,
@@ -106,15 +130,21 @@ def summarize(
                 resource,
                 region=region,
                 account_id=state.state.account_id,
-                cluster=str(
-                    state.step("cluster").outputs.get("cluster_name") or config.cluster_name
-                ),
+                cluster=cluster,
             ),
         )
         for resource in reversed(state.created_resources())
     ]
     replay = replay_command(str(config_path), str(state_path))
+    if statuses is None:
+        statuses = {name: state.step(name).status for name in CHECKLIST}
+    health = str(state.step("services").outputs.get("web_health", ""))
+    headline, progress, next_steps = _how_far(config, statuses, health, cluster)
     return LaunchSummary(
+        up=headline == UP,
+        headline=headline,
+        progress=progress,
+        next_steps=next_steps,
         web_url=str(state.step("services").outputs.get("web_url", "")),
         admin_username=config.airflow.admin_username if config.airflow.admin_user else "",
         password_command=password_command,
@@ -124,3 +154,46 @@ def summarize(
         created=created,
         warnings=cleartext_warnings(config),
     )
+
+
+def _how_far(
+    config: LaunchConfig, statuses: Mapping[str, str], health: str, cluster: str
+) -> tuple[str, dict[str, list[str]], list[str]]:
+    """The headline, the steps by status and what to do next (nothing when Airflow is up)."""
+    by_status: dict[str, list[str]] = {}
+    for name, title in CHECKLIST.items():
+        status = statuses.get(name, "pending")
+        status = status if status in ("applied", "running", "failed") else "pending"
+        by_status.setdefault(status, []).append(title)
+    applied = len(by_status.get("applied", []))
+    if applied == len(CHECKLIST):
+        if health == HEALTHY:
+            return UP, {}, []
+        path = health_path(config)
+        return (
+            f"The services are stable, but the web health check (GET {path}) has not "
+            f"answered: {health or 'not checked'}.",
+            by_status,
+            [
+                "Look at the web service's tasks and their log: aws ecs describe-services "
+                f"--cluster {cluster} --services {config.name}-webserver",
+                "Then apply again to check once more (the replay command below).",
+            ],
+        )
+    next_steps = []
+    if by_status.get("failed"):
+        next_steps.append(
+            f"Fix what stopped {', '.join(by_status['failed'])} (its error says what), then "
+            "retry it in the wizard, or apply headless (the replay command below)."
+        )
+    if by_status.get("running"):
+        next_steps.append(
+            f"Wait for {', '.join(by_status['running'])}: it goes on in the background."
+        )
+    if by_status.get("pending"):
+        next_steps.append(
+            f"Preview and confirm the pending steps ({by_status['pending'][0]} first), "
+            "or apply them headless (the replay command below)."
+        )
+    headline = f"Airflow is not up yet: {applied} of {len(CHECKLIST)} steps applied."
+    return headline, by_status, next_steps

@@ -8,6 +8,7 @@ group checks the version's health path. Found again by name on resume, never mad
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -215,3 +216,39 @@ def find_load_balancer(ctx: StepContext, name: str) -> dict[str, Any] | None:
             return None
         raise
     return dict(found[0]) if found else None
+
+
+HEALTHY = "healthy"
+HEALTH_ATTEMPTS = 20
+HEALTH_DELAY = 15.0
+"""How long the web health check is waited for: 20 polls 15 s apart (5 minutes on AWS; the
+load balancer marks a target healthy after a few 30 s checks)."""
+
+
+def web_health(ctx: StepContext, target_group: str) -> str:
+    """Wait until the load balancer's health check of the web server answers.
+
+    Returns:
+        "healthy" once a target answers its health path; otherwise what the target group said
+        last ("no target registered" when ECS registered none), for the summary to show.
+    """
+    elbv2 = ctx.aws.client("elbv2")
+    path = health_path(ctx.config)
+    seen = "no target registered"
+    for attempt in range(HEALTH_ATTEMPTS):
+        found = elbv2.describe_target_health(TargetGroupArn=target_group)
+        health = [target["TargetHealth"] for target in found["TargetHealthDescriptions"]]
+        if any(h.get("State") == HEALTHY for h in health):
+            ctx.progress(f"the web health check (GET {path}) answered")
+            return HEALTHY
+        if health:
+            seen = ", ".join(
+                h.get("State", "?") + (f" ({h['Reason']})" if h.get("Reason") else "")
+                for h in health
+            )
+        if attempt == 0:
+            ctx.progress(f"waiting for the web health check (GET {path}) to answer")
+        # ECS registers a started task with the target group in real time, even where the
+        # emulator's other waits are instant: poll no faster than ten times a second
+        time.sleep(max(ctx.aws.delay(HEALTH_DELAY), 0.1))
+    return seen

@@ -110,6 +110,7 @@ class ServicesStep(Step):
         self.set_outputs(
             ctx,
             web_url=address,
+            web_health=load_balancer.web_health(ctx, target_group),
             services=[self.service_name(ctx, c) for c in ctx.config.long_running],
         )
 
