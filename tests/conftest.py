@@ -63,10 +63,16 @@ def pytest_sessionfinish() -> None:
     gc.freeze()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Rehearsals (minutes each) first: pytest-xdist hands them out before the short tests, so
-    they run beside the rest of the suite instead of after it."""
-    items.sort(key=lambda item: item.get_closest_marker("rehearsal") is None)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Rehearsals (minutes each) start each pytest-xdist worker's first chunk, one per worker
+    in turn, so they run at once and beside the rest of the suite, never one after another on
+    one worker (see tests/xdist_order.py)."""
+    from tests.xdist_order import deal_long_tests
+
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    items[:] = deal_long_tests(
+        items, lambda item: item.get_closest_marker("rehearsal") is not None, workers
+    )
 
 
 ROOT = Path(__file__).resolve().parent.parent
