@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shutil
 import signal
 import subprocess
@@ -18,9 +17,14 @@ from typing import Any
 
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput, as_wizard_error
-from wizard.rehearse.report import Result, bad_input_json, rewrites_text, table
+from wizard.rehearse.report import Result, Row, bad_input_json, rewrites_text, table
 
 EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _say(message: str) -> None:
+    """Progress goes to stderr, so stdout holds only the table (or the JSON)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def docker_engine() -> str | None:
@@ -85,26 +89,71 @@ def rehearse_command(args: argparse.Namespace, config: LaunchConfig) -> int:
 
 
 def _make_rehearsal(args: argparse.Namespace, config: LaunchConfig) -> Any:
+    return new_rehearsal(
+        config,
+        _account(args, config),
+        runtime=args.runtime,
+        image=args.image,
+        dag=args.dag,
+        report=_say,
+    )
+
+
+def new_rehearsal(
+    config: LaunchConfig,
+    account_id: str,
+    *,
+    runtime: str | None = None,
+    image: str | None = None,
+    dag: Path | None = None,
+    report: Callable[[str], None] = _say,
+    on_row: Callable[[Row], None] | None = None,
+) -> Any:
+    """A rehearsal of the launch's task definitions, as rendered for `account_id`, on the
+    runtime asked for (None: docker where an engine answers, else venv); nothing starts yet.
+
+    Raises:
+        BadInput: the runtime cannot rehearse this launch, or the arguments disagree.
+    """
     from wizard.rehearse.run import Rehearsal
 
-    runtime = choose_runtime(config, args.runtime)
-    if args.image and runtime != "docker":
+    chosen = choose_runtime(config, runtime)
+    if image and chosen != "docker":
         raise BadInput(
             "--image is for the docker runtime; the venv runtime installs Airflow from PyPI",
             title="Bad arguments",
             hint="Drop --image, or add --runtime docker.",
         )
-    account = _account(args, config)
-    if runtime == "docker":
+    if chosen == "docker":
         from wizard.rehearse.docker import DockerRehearsal
 
-        return DockerRehearsal(
-            config, account_id=account, image=args.image, dag=args.dag, report=_say, args=args
+        rehearsal: Any = DockerRehearsal(
+            config, account_id=account_id, image=image, dag=dag, report=report
         )
+        rehearsal.on_row = on_row
+        return rehearsal
     from wizard.render import render_artifacts
 
-    artifacts = render_artifacts(config, account)
-    return Rehearsal(config, artifacts=artifacts, dag=args.dag, report=_say)
+    artifacts = render_artifacts(config, account_id)
+    return Rehearsal(config, artifacts=artifacts, dag=dag, report=report, on_row=on_row)
+
+
+def execute(rehearsal: Any) -> Result:
+    """Run a made rehearsal to its result: a failure before any component ran (an install,
+    a service, database.sql) is a result too, with one failed row naming that stage.
+
+    Raises:
+        BadInput: refused input (nothing was started).
+        KeyboardInterrupt: Ctrl+C, or `cancel()` from another thread.
+    """
+    try:
+        return rehearsal.run()  # type: ignore[no-any-return]
+    except BadInput:
+        raise
+    except Exception as failure:  # a service or install that failed: still a table
+        error = as_wizard_error(failure)
+        rehearsal.report(f"error: {error.title}" + (f" ({error.hint})" if error.hint else ""))
+        return rehearsal.failed_early(error)  # type: ignore[no-any-return]
 
 
 def run_rehearsal(
@@ -127,18 +176,14 @@ def run_rehearsal(
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop everything on TERM too
     result: Result | None = None
     try:
-        try:
-            result = rehearsal.run()
-        except BadInput:
-            raise
-        except Exception as failure:  # a service or install that failed: still a table
-            error = as_wizard_error(failure)
-            result = rehearsal.failed_early(error)
-            rehearsal.report(f"error: {error.title}" + (f" ({error.hint})" if error.hint else ""))
+        result = execute(rehearsal)
+        kept = keep_running and result.ok
+        if kept:  # before the result: a script that reads it may log in at once
+            write_password_file(result, rehearsal)
         write(result.to_json() if as_json else f"{rewrites_text(result)}\n{table(result)}")
-        if keep_running and result.ok:
+        if kept:
             with contextlib.suppress(KeyboardInterrupt):  # the way to end a kept rehearsal
-                _keep_running(result, rehearsal)
+                _keep_running(result)
         return EXIT_OK if result.ok else EXIT_FAILED
     finally:
         # a second Ctrl+C must not cut the clean-up short: it would leave servers running
@@ -165,23 +210,23 @@ def _account(args: argparse.Namespace, config: LaunchConfig) -> str:
     return config.account_id or "123456789012"
 
 
-def _say(message: str) -> None:
-    """Progress goes to stderr, so stdout holds only the table (or the JSON)."""
-    print(message, file=sys.stderr, flush=True)
-
-
 def _stdout(text: str) -> None:
     print(text, flush=True)
 
 
-def _keep_running(result: Result, rehearsal: Any) -> None:
-    """Leave the stack up until Ctrl+C; the Admin password is in a file only the user reads."""
+def write_password_file(result: Result, rehearsal: Any) -> Path:
+    """The Admin password of a kept rehearsal, in a file only the user reads."""
     password_file = Path(result.folder) / "admin-password"
+    password_file.touch(mode=0o600)
     password_file.write_text(rehearsal.admin_password + "\n")
-    os.chmod(password_file, 0o600)
+    return password_file
+
+
+def _keep_running(result: Result) -> None:
+    """Leave the stack up until Ctrl+C."""
     print(
         f"Airflow UI at {result.ui}: log in as {result.admin_username} with the password in "
-        f"{password_file}. Ctrl+C stops everything.",
+        f"{Path(result.folder) / 'admin-password'}. Ctrl+C stops everything.",
         file=sys.stderr,
         flush=True,
     )

@@ -42,9 +42,15 @@ def _kill_group(process: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(process.pid, sig)
 
 
-def run_shell(command: str, env: dict[str, str], timeout: float, cwd: Path) -> CheckResult:
+def run_shell(
+    command: str,
+    env: dict[str, str],
+    timeout: float,
+    cwd: Path,
+    live: set[subprocess.Popen[bytes]] | None = None,
+) -> CheckResult:
     """`/bin/sh -c COMMAND` with `env`; a check that outlasts `timeout` fails (and is killed
-    with everything it started)."""
+    with everything it started). While it runs it is in `live`, for `kill_all` to end."""
     process = subprocess.Popen(
         ["/bin/sh", "-c", command],
         env=env,
@@ -53,14 +59,26 @@ def run_shell(command: str, env: dict[str, str], timeout: float, cwd: Path) -> C
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    if live is not None:
+        live.add(process)
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process, signal.SIGKILL)
         output, _ = process.communicate()
         return CheckResult(False, f"timed out after {timeout:g} s")
+    finally:
+        if live is not None:
+            live.discard(process)
     text = output.decode(errors="replace").strip()
     return CheckResult(process.returncode == 0, text[-400:])
+
+
+def kill_all(live: set[subprocess.Popen[bytes]]) -> None:
+    """Kill every check still running, with all it started (an `airflow` command would go on
+    writing into AIRFLOW_HOME after the rehearsal's folder is removed)."""
+    for process in list(live):
+        _kill_group(process, signal.SIGKILL)
 
 
 class Container:

@@ -10,6 +10,7 @@ import re
 import secrets
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -30,7 +31,7 @@ from wizard.rehearse.plan import (
     service_rewrites,
     write_host_folder,
 )
-from wizard.rehearse.processes import CheckResult, Container, Runnable, run_shell
+from wizard.rehearse.processes import CheckResult, Container, Runnable, kill_all, run_shell
 from wizard.rehearse.report import Result, Row
 from wizard.rehearse.services import Postgres, Redis, S3Emulator, free_port
 from wizard.rehearse.values import local_values, wants_tls
@@ -63,6 +64,7 @@ class Rehearsal:
         dag: Path | None = None,
         folder: Path | None = None,
         report: Callable[[str], None] = print,
+        on_row: Callable[[Row], None] | None = None,
     ) -> None:
         from wizard.render import render_artifacts
 
@@ -94,6 +96,11 @@ class Rehearsal:
         self.venv = Path()
         self._stopping = threading.Event()
         self._slots = threading.Semaphore(max(1, (os.cpu_count() or 2) // 2))
+        self.on_row = on_row
+        """Called with each row as soon as it is known (the wizard streams the table)."""
+        self._stop_lock = threading.Lock()
+        self._checks: set[subprocess.Popen[bytes]] = set()
+        """The health checks running now (killed by `stop`)."""
         self.stage = "airflow install" if runtime == "venv" else "image"
         """What the rehearsal is doing: the row a failure before the components names."""
         self.stage_started = time.monotonic()
@@ -168,9 +175,12 @@ class Rehearsal:
                 env[name] = values.by_parameter.get(parameter, "")
             self.envs[container.component] = env
             self.containers[container.component] = self.make_container(container, env)
-        if not self._migrate(result):
+        migrated = self._migrate(result)
+        self._enter("components")  # (cancelled: raises)
+        if not migrated:
             return result
         self._services(plan, result)
+        self._enter("components")
         if all(row.ok for row in result.rows):
             self._probes(plan, s3.endpoint, local.ports["webserver"], result)
             self._still_up(plan, result)
@@ -178,7 +188,25 @@ class Rehearsal:
         return result
 
     def _enter(self, stage: str) -> None:
+        if self._stopping.is_set():
+            raise KeyboardInterrupt  # cancelled: as Ctrl+C, nothing more starts
         self.stage, self.stage_started = stage, time.monotonic()
+
+    def _add(self, result: Result, row: Row) -> None:
+        result.rows.append(row)
+        self._emit(row)
+
+    def _emit(self, row: Row) -> None:
+        if self.on_row is not None:
+            self.on_row(row)
+
+    def cancel(self) -> None:
+        """Stop a rehearsal that runs in another thread: nothing more starts, the components
+        are stopped (so its waits end), and `run()` returns or raises KeyboardInterrupt soon;
+        its caller then calls `stop()` for the rest."""
+        self._stopping.set()
+        for container in list(self.containers.values()):
+            container.stop(grace=10)
 
     def failed_early(self, error: WizardError) -> Result:
         """The result of a rehearsal that `run()` left with `error`: one failed row, the
@@ -219,7 +247,7 @@ class Rehearsal:
 
     def check(self, component: str, command: str, timeout: float) -> CheckResult:
         """Run a component's CMD-SHELL health check as ECS does: inside it, with its env."""
-        return run_shell(command, self.envs[component], timeout, self.folder)
+        return run_shell(command, self.envs[component], timeout, self.folder, self._checks)
 
     def shared_path(self, path: Path) -> str:
         """A file of this machine as the containers see it."""
@@ -285,7 +313,7 @@ class Rehearsal:
         ok = code == 0
         health = "exited 0" if ok else (f"exited {code}" if code is not None else "timed out")
         detail = "" if ok else container.tail(8)
-        result.rows.append(Row(f"migrate ({MIGRATE_COMPONENT})", True, health, seconds, ok, detail))
+        self._add(result, Row(f"migrate ({MIGRATE_COMPONENT})", True, health, seconds, ok, detail))
         return ok
 
     def _services(self, plan: Any, result: Result) -> None:
@@ -294,7 +322,8 @@ class Rehearsal:
             self.containers[container.component].start(self.folder)
         started = [f"{c.component} (pid {self.containers[c.component].pid})" for c in services]
         self.report("started " + ", ".join(started))
-        result.rows.extend(self._in_parallel(self._settle, services))
+        settled = self._in_parallel(self._settle, services)  # each row shown as it settles
+        result.rows.extend(settled)
 
     def _probe(self, component: str, command: str, timeout: float) -> CheckResult:
         """One health check, when a slot is free: most checks start an `airflow` or `celery`
@@ -303,6 +332,9 @@ class Rehearsal:
         while not self._slots.acquire(timeout=1):
             if self._stopping.is_set():
                 return CheckResult(False, "interrupted")
+        if self._stopping.is_set():  # stopped while it waited: start nothing new
+            self._slots.release()
+            return CheckResult(False, "interrupted")
         try:
             outcome = self.check(component, command, timeout * self.timeout_scale)
         finally:
@@ -330,6 +362,12 @@ class Rehearsal:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _settle(self, plan: ContainerPlan) -> Row:
+        """The component's row once it settled (also handed to `on_row` at once)."""
+        row = self._wait_healthy(plan)
+        self._emit(row)
+        return row
+
+    def _wait_healthy(self, plan: ContainerPlan) -> Row:
         """Wait until the component's own health check passes, it exits, or ECS would call it
         unhealthy (retries failures in a row after its startPeriod)."""
         container = self.containers[plan.component]
@@ -368,11 +406,11 @@ class Rehearsal:
                 base, self.major, self.config.airflow.admin_username, self.admin_password
             )
         except (probes.ProbeFailed, OSError) as error:
-            result.rows.append(Row("admin login", False, "failed", 0, False, str(error)))
+            self._add(result, Row("admin login", False, "failed", 0, False, str(error)))
             return
         how = "POST /auth/token" if self.major >= 3 else "login form"
         elapsed = time.monotonic() - started
-        result.rows.append(Row("admin login", True, f"ok ({how})", elapsed, True))
+        self._add(result, Row("admin login", True, f"ok ({how})", elapsed, True))
         started = time.monotonic()
         try:
             dag_id = dag_id or probes.first_dag(session, self.dag, DAG_TIMEOUT)
@@ -380,12 +418,12 @@ class Rehearsal:
             run = probes.run_dag(session, dag_id, DAG_TIMEOUT)
         except (probes.ProbeFailed, OSError) as error:
             elapsed = time.monotonic() - started
-            result.rows.append(Row("dag run", True, "failed", elapsed, False, str(error)))
+            self._add(result, Row("dag run", True, "failed", elapsed, False, str(error)))
             return
         hosts = sorted({ti.get("hostname") or "?" for ti in run["task_instances"]})
         elapsed = time.monotonic() - started
         health = f"success on {', '.join(hosts)}"
-        result.rows.append(Row(f"dag run ({dag_id})", True, health, elapsed, True))
+        self._add(result, Row(f"dag run ({dag_id})", True, health, elapsed, True))
         started = time.monotonic()
         folder = self.config.remote_log_folder
         try:
@@ -393,13 +431,13 @@ class Rehearsal:
         except (probes.ProbeFailed, OSError) as error:
             elapsed = time.monotonic() - started
             detail = f"{error}\n{self._upload_errors()}".strip()
-            result.rows.append(Row("remote log", True, "missing", elapsed, False, detail))
+            self._add(result, Row("remote log", True, "missing", elapsed, False, detail))
             return
         ok = self.dag is not None or SAMPLE_MARKER in text
         where = f"s3://{folder.removeprefix('s3://').split('/')[0]}/{key}"
         health = "in S3" if ok else "incomplete"
         detail = where if ok else f"{where} has no line '{SAMPLE_MARKER}':\n{text[-600:]}"
-        result.rows.append(Row("remote log", True, health, time.monotonic() - started, ok, detail))
+        self._add(result, Row("remote log", True, health, time.monotonic() - started, ok, detail))
 
     def _upload_errors(self) -> str:
         """What the worker said when the upload failed (the S3 endpoint it could not reach,
@@ -437,13 +475,20 @@ class Rehearsal:
         for row in result.rows:
             if problems.get(row.component):
                 row.ok, row.health, row.detail = False, "stopped", problems[row.component]
+                self._emit(row)
 
     # -- clean-up ---------------------------------------------------------------------------
 
     def stop(self, *, keep_logs: bool = False) -> None:
         """Stop every component and service this rehearsal started; remove its folder (but
-        the components' logs, with `keep_logs`: what a failed rehearsal is read from)."""
+        the components' logs, with `keep_logs`: what a failed rehearsal is read from). Safe
+        to call from two threads (the wizard's close and its worker's end)."""
+        with self._stop_lock:
+            self._stop(keep_logs=keep_logs)
+
+    def _stop(self, *, keep_logs: bool) -> None:
         self._stopping.set()
+        kill_all(self._checks)
         for container in reversed(list(self.containers.values())):
             container.stop()
         for service in reversed(self.services):
