@@ -362,6 +362,7 @@ def test_remote_log_row_quotes_the_workers_upload_error(
     rehearsal whose S3 endpoint refused connections, the worker logged the execution API's 404
     for aws_default and then botocore's EndpointConnectionError (the "Connection refused")."""
     from wizard.rehearse.processes import Container
+    from wizard.rehearse.proofs import upload_errors
     from wizard.rehearse.run import Rehearsal
 
     log = tmp_path / "worker.log"
@@ -374,9 +375,9 @@ def test_remote_log_row_quotes_the_workers_upload_error(
         "[info] Workload finished exit_code=0 final_state=success\n"
     )
     rehearsal = Rehearsal(make_config(), folder=tmp_path / "r", report=lambda _: None)
-    assert rehearsal._upload_errors() == ""
+    assert upload_errors(rehearsal.containers.get("worker")) == ""
     rehearsal.containers["worker"] = Container("worker", ["true"], {}, log)
-    assert rehearsal._upload_errors().startswith(
+    assert upload_errors(rehearsal.containers.get("worker")).startswith(
         "worker: botocore.exceptions.EndpointConnectionError: Could not connect to the endpoint"
     )
 

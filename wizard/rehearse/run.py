@@ -6,7 +6,6 @@ stopped by `stop()` (the CLI calls it on exit and on Ctrl+C)."""
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import socket
@@ -22,7 +21,6 @@ from typing import Any, TypeVar
 from wizard.airflow_versions import MIGRATE_COMPONENT
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput, WizardError
-from wizard.rehearse import probes
 from wizard.rehearse.plan import (
     ContainerPlan,
     LocalSetup,
@@ -32,9 +30,10 @@ from wizard.rehearse.plan import (
     write_host_folder,
 )
 from wizard.rehearse.processes import CheckResult, Container, Runnable, kill_all, run_shell
+from wizard.rehearse.proofs import PROBE_SECONDS, prove_through_the_api, still_up
 from wizard.rehearse.report import Result, Row
 from wizard.rehearse.services import Postgres, Redis, S3Emulator, free_port
-from wizard.rehearse.values import local_values, wants_tls
+from wizard.rehearse.values import database_tls, local_values
 
 T = TypeVar("T")
 
@@ -43,13 +42,7 @@ TIMEOUT_SCALE_VARIABLE = "AIRFLOW_ECS_WIZARD_REHEARSE_TIMEOUT_SCALE"
 command takes longer to start than the check allows. Listed as relaxed when not 1."""
 
 SAMPLE_DAG = Path(__file__).resolve().parent.parent / "data" / "rehearsal_dag.py"
-SAMPLE_DAG_ID = "airflow_ecs_wizard_rehearsal"
-SAMPLE_MARKER = "airflow-ecs-wizard rehearsal task ran"
 MIGRATE_TIMEOUT = 900.0
-DAG_TIMEOUT = 600.0
-PROBE_SECONDS = 10.0
-"""The pause between a component's health checks here (ECS: its `interval`, 30 s by default);
-its timeout, retries and startPeriod are the definition's own."""
 
 
 class Rehearsal:
@@ -182,8 +175,8 @@ class Rehearsal:
         self._services(plan, result)
         self._enter("components")
         if all(row.ok for row in result.rows):
-            self._probes(plan, s3.endpoint, local.ports["webserver"], result)
-            self._still_up(plan, result)
+            prove_through_the_api(self, s3.endpoint, local.ports["webserver"], result)
+            still_up(self, plan, result)
         result.ui = f"http://localhost:{local.ports['webserver']}"
         return result
 
@@ -192,11 +185,13 @@ class Rehearsal:
             raise KeyboardInterrupt  # cancelled: as Ctrl+C, nothing more starts
         self.stage, self.stage_started = stage, time.monotonic()
 
-    def _add(self, result: Result, row: Row) -> None:
+    def add_row(self, result: Result, row: Row) -> None:
+        """Add a row to the result, and hand it to `on_row` at once."""
         result.rows.append(row)
-        self._emit(row)
+        self.emit(row)
 
-    def _emit(self, row: Row) -> None:
+    def emit(self, row: Row) -> None:
+        """Hand a new or changed row to `on_row`."""
         if self.on_row is not None:
             self.on_row(row)
 
@@ -256,7 +251,7 @@ class Rehearsal:
     def _start_services(self, redis_token: str) -> tuple[Postgres, Redis, S3Emulator]:
         probe_url = self.config.redis.broker_url("127.0.0.1")
         host = self.service_host
-        postgres = Postgres(require_tls=self._database_tls(), host=host)
+        postgres = Postgres(require_tls=database_tls(self.config), host=host)
         tls = probe_url.startswith("rediss://")
         redis = Redis(self.folder / "redis", tls=tls, host=host, password=redis_token)
         s3 = S3Emulator(self.folder / "s3", host=host)
@@ -279,18 +274,13 @@ class Rehearsal:
         shutil.copy(postgres.root / "data" / "server.crt", copy)
         return self.shared_path(copy)
 
-    def _database_tls(self) -> bool:
-        from wizard.steps.database import database_urls
-
-        return wants_tls(database_urls(self.config, "h", 1, "p")["sql_alchemy_conn"])
-
     def _relaxed(self) -> list[str]:
         notes = []
         if self.timeout_scale != 1:
             notes.append(
                 f"health checks: timeouts x{self.timeout_scale:g} ({TIMEOUT_SCALE_VARIABLE})"
             )
-        if not self._database_tls():
+        if not database_tls(self.config):
             notes.append(
                 "database: the launch's URL does not require TLS (sslmode); the local server "
                 "offers it and asks for the password"
@@ -313,7 +303,9 @@ class Rehearsal:
         ok = code == 0
         health = "exited 0" if ok else (f"exited {code}" if code is not None else "timed out")
         detail = "" if ok else container.tail(8)
-        self._add(result, Row(f"migrate ({MIGRATE_COMPONENT})", True, health, seconds, ok, detail))
+        self.add_row(
+            result, Row(f"migrate ({MIGRATE_COMPONENT})", True, health, seconds, ok, detail)
+        )
         return ok
 
     def _services(self, plan: Any, result: Result) -> None:
@@ -322,10 +314,10 @@ class Rehearsal:
             self.containers[container.component].start(self.folder)
         started = [f"{c.component} (pid {self.containers[c.component].pid})" for c in services]
         self.report("started " + ", ".join(started))
-        settled = self._in_parallel(self._settle, services)  # each row shown as it settles
+        settled = self.in_parallel(self._settle, services)  # each row shown as it settles
         result.rows.extend(settled)
 
-    def _probe(self, component: str, command: str, timeout: float) -> CheckResult:
+    def probe(self, component: str, command: str, timeout: float) -> CheckResult:
         """One health check, when a slot is free: most checks start an `airflow` or `celery`
         command (seconds of CPU each), and several at once on a small machine would each
         outlast their timeout. The timeout counts from the check's start, as on ECS."""
@@ -347,7 +339,7 @@ class Rehearsal:
             )
         return outcome
 
-    def _in_parallel(
+    def in_parallel(
         self, work: Callable[[ContainerPlan], T], items: list[ContainerPlan]
     ) -> list[T]:
         """`work` on each item in threads; on Ctrl+C the threads are told to stop at once
@@ -364,7 +356,7 @@ class Rehearsal:
     def _settle(self, plan: ContainerPlan) -> Row:
         """The component's row once it settled (also handed to `on_row` at once)."""
         row = self._wait_healthy(plan)
-        self._emit(row)
+        self.emit(row)
         return row
 
     def _wait_healthy(self, plan: ContainerPlan) -> Row:
@@ -384,7 +376,7 @@ class Rehearsal:
                 if elapsed > 30:
                     return Row(plan.component, True, "up (no health check)", elapsed, True)
             else:
-                outcome = self._probe(plan.component, command, timeout)
+                outcome = self.probe(plan.component, command, timeout)
                 elapsed = time.monotonic() - container.started_at
                 if outcome.passed and container.exit_code() is None:
                     return Row(plan.component, True, "healthy", elapsed, True)
@@ -396,86 +388,6 @@ class Rehearsal:
                         return Row(plan.component, True, "unhealthy", elapsed, False, detail)
             if self._stopping.wait(PROBE_SECONDS):
                 return Row(plan.component, True, "interrupted", elapsed, False)
-
-    def _probes(self, plan: Any, s3_endpoint: str, port: int, result: Result) -> None:
-        base = f"http://127.0.0.1:{port}"
-        dag_id = SAMPLE_DAG_ID if self.dag is None else ""
-        started = time.monotonic()
-        try:
-            session = probes.login(
-                base, self.major, self.config.airflow.admin_username, self.admin_password
-            )
-        except (probes.ProbeFailed, OSError) as error:
-            self._add(result, Row("admin login", False, "failed", 0, False, str(error)))
-            return
-        how = "POST /auth/token" if self.major >= 3 else "login form"
-        elapsed = time.monotonic() - started
-        self._add(result, Row("admin login", True, f"ok ({how})", elapsed, True))
-        started = time.monotonic()
-        try:
-            dag_id = dag_id or probes.first_dag(session, self.dag, DAG_TIMEOUT)
-            probes.wait_for_dag(session, dag_id, DAG_TIMEOUT)
-            run = probes.run_dag(session, dag_id, DAG_TIMEOUT)
-        except (probes.ProbeFailed, OSError) as error:
-            elapsed = time.monotonic() - started
-            self._add(result, Row("dag run", True, "failed", elapsed, False, str(error)))
-            return
-        hosts = sorted({ti.get("hostname") or "?" for ti in run["task_instances"]})
-        elapsed = time.monotonic() - started
-        health = f"success on {', '.join(hosts)}"
-        self._add(result, Row(f"dag run ({dag_id})", True, health, elapsed, True))
-        started = time.monotonic()
-        folder = self.config.remote_log_folder
-        try:
-            key, text = probes.remote_log(s3_endpoint, folder, dag_id, run["run_id"], 120)
-        except (probes.ProbeFailed, OSError) as error:
-            elapsed = time.monotonic() - started
-            detail = f"{error}\n{self._upload_errors()}".strip()
-            self._add(result, Row("remote log", True, "missing", elapsed, False, detail))
-            return
-        ok = self.dag is not None or SAMPLE_MARKER in text
-        where = f"s3://{folder.removeprefix('s3://').split('/')[0]}/{key}"
-        health = "in S3" if ok else "incomplete"
-        detail = where if ok else f"{where} has no line '{SAMPLE_MARKER}':\n{text[-600:]}"
-        self._add(result, Row("remote log", True, health, time.monotonic() - started, ok, detail))
-
-    def _upload_errors(self) -> str:
-        """What the worker said when the upload failed (the S3 endpoint it could not reach,
-        missing credentials), so the row names the cause."""
-        worker = self.containers.get("worker")
-        text = worker.tail(400) if worker else ""
-        causes = [
-            line.strip()
-            for line in text.splitlines()
-            if re.search(r"EndpointConnectionError|NoCredentialsError|Failed to upload", line)
-        ]
-        return "worker: " + causes[-1][-300:] if causes else ""
-
-    def _still_up(self, plan: Any, result: Result) -> None:
-        """Every service still runs and is still healthy after the DAG run: as on ECS, a check
-        must fail `retries` times in a row to make it unhealthy."""
-
-        def check(container: ContainerPlan) -> tuple[str, str]:
-            name, runnable = container.component, self.containers[container.component]
-            command, check = container.health_command, container.health_check or {}
-            for _ in range(int(check.get("retries", 1)) if command else 1):
-                code = runnable.exit_code()
-                if code is not None:
-                    return name, f"exited {code} after it was healthy\n{runnable.tail()}"
-                if command is None:
-                    return name, ""
-                outcome = self._probe(name, command, float(check.get("timeout", 30)))
-                if outcome.passed:
-                    return name, ""
-                time.sleep(PROBE_SECONDS)
-            return name, f"health check failed after it was healthy: {command}\n{outcome.output}"
-
-        services = [c for c in plan.containers if c.long_running]
-        problems = dict(self._in_parallel(check, services))
-        for row in result.rows:
-            if problems.get(row.component):
-                row.ok, row.health, row.detail = False, "stopped", problems[row.component]
-                self._emit(row)
 
     # -- clean-up ---------------------------------------------------------------------------
 

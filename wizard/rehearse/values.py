@@ -87,3 +87,10 @@ def wants_tls(database_url: str) -> bool:
     """Whether a database URL requires TLS (libpq's sslmode)."""
     query = parse_qs(urlsplit(database_url).query)
     return any(mode in TLS_MODES for mode in query.get("sslmode", []))
+
+
+def database_tls(config: LaunchConfig) -> bool:
+    """Whether the launch's database URLs require TLS."""
+    from wizard.steps.database import database_urls
+
+    return wants_tls(database_urls(config, "h", 1, "p")["sql_alchemy_conn"])
