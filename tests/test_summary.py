@@ -92,11 +92,12 @@ def test_the_password_command_reaches_the_launchs_own_account(
 ) -> None:
     """The summary's `aws ssm get-parameter` goes where the launch went: its profile and, for
     the sandbox or another emulator, its endpoint (without it the command asks real AWS)."""
+    (tmp_path / "sandbox").mkdir()
     plain = _summary(make_config(), tmp_path, list(CHECKLIST), web_health="healthy")
     assert "--endpoint-url" not in plain.password_command
     sandbox = _summary(
         make_config(aws__endpoint_url="http://127.0.0.1:5123", aws__profile="ops"),
-        tmp_path,
+        tmp_path / "sandbox",
         list(CHECKLIST),
         web_health="healthy",
     )
