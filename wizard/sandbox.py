@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from wizard.aws import WAIT_SCALE_VARIABLE, Aws, AwsSettings
+from wizard.aws import EMULATOR_CREDENTIALS, WAIT_SCALE_VARIABLE, Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
 from wizard.emulator_gaps import fill_elasticache_gaps, register_service_targets
@@ -251,7 +251,7 @@ AGENT_SECONDS = 1.0
 SANDBOX_WAIT_SCALE = 0.02
 """The emulator creates everything at once: poll 50 times as often as on AWS."""
 
-SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
+SANDBOX_CREDENTIALS = {key.upper(): value for key, value in EMULATOR_CREDENTIALS.items()}
 """The emulator accepts any credentials: these keep a real account's out of every request."""
 
 
