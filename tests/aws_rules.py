@@ -331,6 +331,19 @@ def _database_nodes(evidence: Evidence, aws: Aws) -> tuple[list[Node], int | Non
     return nodes, port
 
 
+def _destroyed(evidence: Evidence) -> bool:
+    """Whether every service the launch created was deleted afterwards, as `destroy` does."""
+    created = {
+        (_short(c.params.get("cluster")), _short(c.params.get("serviceName")))
+        for c in evidence.of("ecs", "CreateService")
+    }
+    deleted = {
+        (_short(c.params.get("cluster")), _short(c.params.get("service")))
+        for c in evidence.of("ecs", "DeleteService")
+    }
+    return bool(created) and created <= deleted
+
+
 @rule(
     "every-flow-admitted",
     source="https://docs.aws.amazon.com/vpc/latest/userguide/vpc-security-group-rules.html"
@@ -346,6 +359,8 @@ def every_flow_admitted(evidence: Evidence) -> Iterator[str]:
     yield from broken
     if not evidence.of("ecs", "RegisterTaskDefinition", "CreateService", "UpdateService"):
         return  # no task runs: a plan, or a launch that stopped before its tasks
+    if _destroyed(evidence):
+        return  # every service the launch made was deleted since (a destroy): no task runs
     aws = evidence.aws()
     instances = _instance_groups(aws)
     if not instances:

@@ -97,3 +97,14 @@ def config(
         network__vpc_id=seeded.vpc,
         network__subnet_ids=[seeded.private_a, seeded.private_b],
     )
+
+
+def console_stack(seeded: Seeded) -> str:
+    """The sandbox's console-made cluster stack (`wizard.sandbox.CONSOLE_STACK`) in the seeded
+    VPC: its instances in the private subnets with the console's own group, and the console's
+    instance role. Returns the group's id."""
+    from wizard.aws import Aws, AwsSettings
+    from wizard.sandbox import add_console_stack
+
+    aws = Aws(AwsSettings(region=REGION, endpoint_url=seeded.ec2.meta.endpoint_url))
+    return add_console_stack(aws, seeded.vpc, [seeded.private_a, seeded.private_b])

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from tests.aws_rules import Evidence, recording, violations
-from tests.network_fixtures import Seeded
+from tests.network_fixtures import Seeded, console_stack
 from tests.test_step_network import STEP, _context, _group, _state
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.render import render_artifacts
+from wizard.sandbox import CONSOLE_STACK
 
 RULE = "every-flow-admitted"
 
@@ -25,26 +26,35 @@ def _taskdef(config: LaunchConfig, component: str) -> dict[str, Any]:
 
 
 def _launch(
-    config: LaunchConfig, seeded: Seeded, tmp_path: Path, worker: dict[str, Any] | None = None
+    config: LaunchConfig,
+    seeded: Seeded,
+    tmp_path: Path,
+    worker: dict[str, Any] | None = None,
+    *,
+    console: str = "",
 ) -> tuple[Evidence, Aws, str]:
     """The parts of a launch the rule reads, made as the launch makes them: the network step's
-    groups and rules, a launch template with the instance group, the web server and worker task
+    groups and rules, a launch template with the instance group (or, with `console`, the
+    console stack's, whose instances carry that group), the web server and worker task
     definitions, the load balancer, and the web server's service with Service Connect.
 
     Returns:
-        The evidence, clients on the emulator, and the instance group's id.
+        The evidence, clients on the emulator, and the instances' group id.
     """
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=config.aws.endpoint_url))
     with recording() as evidence:
         STEP.apply(_context(config, _state(tmp_path, config)))
-        (instances,) = _group(seeded.ec2, seeded.vpc, "airflow-staging-instances")
         (balancer,) = _group(seeded.ec2, seeded.vpc, "airflow-staging-load-balancer")
-        aws.client("ec2").create_launch_template(
-            LaunchTemplateName="airflow-staging-instances",
-            LaunchTemplateData={
-                "NetworkInterfaces": [{"DeviceIndex": 0, "Groups": [instances["GroupId"]]}]
-            },
-        )
+        instances = console
+        if not console:
+            (own,) = _group(seeded.ec2, seeded.vpc, "airflow-staging-instances")
+            instances = own["GroupId"]
+            aws.client("ec2").create_launch_template(
+                LaunchTemplateName="airflow-staging-instances",
+                LaunchTemplateData={
+                    "NetworkInterfaces": [{"DeviceIndex": 0, "Groups": [instances]}]
+                },
+            )
         ecs = aws.client("ecs")
         ecs.register_task_definition(**_taskdef(config, "webserver"))
         ecs.register_task_definition(**(worker or _taskdef(config, "worker")))
@@ -79,7 +89,7 @@ def _launch(
                 ],
             },
         )
-    return evidence, aws, instances["GroupId"]
+    return evidence, aws, instances
 
 
 def _rule_says(evidence: Evidence) -> list[str]:
@@ -142,3 +152,68 @@ def test_a_worker_whose_log_port_is_not_fixed_breaks_the_rule(
         f"{RULE}: airflow-staging-worker: the worker's log server port 8793 is not mapped to "
         "the same fixed host port: the web server cannot fetch a running task's log"
     ]
+
+
+# --- a patched console stack: its instances carry the console's own group ---------------------
+
+
+@pytest.mark.breaks_aws_rule(RULE)
+def test_a_console_launch_whose_rules_miss_the_stacks_group_breaks_the_rule(
+    config: LaunchConfig, seeded: Seeded, tmp_path: Path
+) -> None:
+    """What the network step did before it knew the console stack's group: its rules went on a
+    group of its own, which the stack's instances never carry."""
+    console = console_stack(seeded)
+    evidence, _, _ = _launch(config, seeded, tmp_path, console=console)
+    said = _rule_says(evidence)
+    assert len(said) == 4, said
+    balancer, proxy, logs, database = said
+    assert balancer.startswith(f"{RULE}: load balancer → web server (tcp 32768-65535) from ")
+    assert balancer.endswith(f"to instance A ({console}) is not admitted")
+    assert proxy.startswith(
+        f"{RULE}: components → API server (Service Connect proxy) (tcp 32768-65535) from "
+        f"instance A ({console}) to instance B ({console}) is not admitted"
+    )
+    assert "web server → worker log server (tcp 8793)" in logs
+    assert f"tasks → database (tcp 5432) from instance A ({console}) to RDS instance " in database
+
+
+def test_a_console_launch_admits_every_flow_on_the_stacks_group(
+    config: LaunchConfig, seeded: Seeded, tmp_path: Path
+) -> None:
+    console = console_stack(seeded)
+    cluster = config.cluster.model_copy(update={"existing_stack": CONSOLE_STACK})
+    on_console = config.model_copy(update={"cluster": cluster})
+    evidence, _, _ = _launch(on_console, seeded, tmp_path, console=console)
+    assert violations(evidence) == []
+
+
+def test_a_launch_whose_services_were_all_deleted_needs_no_flow(
+    config: LaunchConfig, seeded: Seeded, tmp_path: Path
+) -> None:
+    """After `destroy` no task runs, so the rules it revoked drop no flow; a service left
+    running keeps the rule judging."""
+    console = console_stack(seeded)
+    evidence, aws, _ = _launch(config, seeded, tmp_path, console=console)
+    assert len(_rule_says(evidence)) == 4
+    ecs = aws.client("ecs")
+    with recording() as later:
+        ecs.create_service(
+            cluster="airflow-staging",
+            serviceName="airflow-staging-worker",
+            taskDefinition="airflow-staging-worker",
+            desiredCount=1,
+            serviceConnectConfiguration={"enabled": True, "namespace": "airflow-staging"},
+        )
+        ecs.delete_service(
+            cluster="airflow-staging", service="airflow-staging-webserver", force=True
+        )
+    evidence.calls += later.calls
+    assert len(_rule_says(evidence)) == 4  # the worker still runs
+    with recording() as destroyed:
+        arn = ecs.describe_services(cluster="airflow-staging", services=["airflow-staging-worker"])[
+            "services"
+        ][0]["serviceArn"]
+        ecs.delete_service(cluster="airflow-staging", service=arn, force=True)
+    evidence.calls += destroyed.calls
+    assert _rule_says(evidence) == []

@@ -8,11 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import with_changes
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
+from wizard.destroy import destroy
 from wizard.engine import apply_launch, connect, open_state
 from wizard.runner import StepEvent
 from wizard.sandbox import CONSOLE_STACK, GOOGLE_PARAMETERS, join_container_instances, seed_account
@@ -48,12 +47,28 @@ def _console_config(
     return LaunchConfig.model_validate(with_changes(example_data, changes))
 
 
-# KNOWN GAP (issue 9, open): a patched console stack's instances keep the console's own
-# security group, so the rules the network step writes for its instance group do not admit the
-# load balancer, Service Connect, worker logs, RDS or Redis flows to them; the rule reports
-# each. Until the patch puts the launch's instance group on the instances (or the network step
-# adopts the stack's group), this test is exempt from that rule only.
-@pytest.mark.breaks_aws_rule("every-flow-admitted")
+def _seeded_groups(ec2: Any) -> list[str]:
+    """The console stack's instance group and the seeded database's group."""
+    return [
+        ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])[
+            "SecurityGroups"
+        ][0]["GroupId"]
+        for name in ("console-ecs-instances", "staging-rds")
+    ]
+
+
+def _rules(ec2: Any, groups: list[str]) -> list[dict[str, Any]]:
+    """The groups' rules, without the ids AWS gives them."""
+    found = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": groups}])
+    return sorted(
+        (
+            {k: v for k, v in rule.items() if k != "SecurityGroupRuleId"}
+            for rule in found["SecurityGroupRules"]
+        ),
+        key=repr,
+    )
+
+
 def test_a_launch_over_the_console_stack_runs_in_the_stacks_cluster(
     aws_endpoint: str,
     example_data: dict[str, Any],
@@ -64,6 +79,9 @@ def test_a_launch_over_the_console_stack_runs_in_the_stacks_cluster(
 ) -> None:
     config = _console_config(aws_endpoint, example_data, postgres, monkeypatch)
     assert config.cluster_name == "airflow-staging"  # the config says another cluster
+    ec2 = Aws(AwsSettings(region="us-east-1", endpoint_url=aws_endpoint)).client("ec2")
+    groups = _seeded_groups(ec2)
+    before = _rules(ec2, groups)
     state_path = tmp_path / f"{config.name}.state.json"
     launch = connect(config, read_only=False)
     launch.yes = True  # confirming each preview, as in the wizard
@@ -97,3 +115,15 @@ def test_a_launch_over_the_console_stack_runs_in_the_stacks_cluster(
     with again.state.lock("test"):
         assert apply_launch(again).ok
     assert again.aws.recorder.mutating() == {}
+
+    # destroy leaves the console's own group, and the database's, as it found them
+    with again.state.lock("test"):
+        result = destroy(again.aws, again.state, delete_data=False)
+    assert result.failed == []
+    assert _rules(ec2, groups) == before
+    described = ec2.describe_security_groups(GroupIds=groups)["SecurityGroups"]
+    assert sorted(g["GroupName"] for g in described) == ["console-ecs-instances", "staging-rds"]
+    iam = launch.aws.client("iam")
+    assert iam.list_role_policies(RoleName="ecsInstanceRole")["PolicyNames"] == [
+        "AmazonEC2ContainerServiceforEC2Role"
+    ]

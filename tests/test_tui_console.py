@@ -30,9 +30,6 @@ def console_template(aws_endpoint: str, tmp_path: Path, monkeypatch: pytest.Monk
     return path
 
 
-# KNOWN GAP (issue 9, open), as in test_console_launch: the console stack's instances keep their
-# own security group, which the network step's rules do not cover.
-@pytest.mark.breaks_aws_rule("every-flow-admitted")
 async def test_the_console_stack_walk_reaches_the_summary(
     console_template: Path, tmp_path: Path, aws_endpoint: str
 ) -> None:

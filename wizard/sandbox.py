@@ -106,7 +106,7 @@ def seed_account(
     )
     _push_images(aws)
     if console_stack:
-        _console_stack(aws, vpc, private)
+        add_console_stack(aws, vpc, private)
     for name in google_parameters:
         aws.client("ssm").put_parameter(
             Name=name, Value=f"sandbox-{name.rsplit('.', 1)[-1]}", Type="SecureString"
@@ -121,7 +121,9 @@ def seed_account(
     )
 
 
-def _console_stack(aws: Aws, vpc: str, subnets: list[str]) -> None:
+def add_console_stack(aws: Aws, vpc: str, subnets: list[str]) -> str:
+    """Create the console's instance group and role, and its stack (`CONSOLE_STACK`) with its
+    instances in `subnets`; returns the group's id."""
     group = aws.client("ec2").create_security_group(
         GroupName="console-ecs-instances", Description="made by the ECS console", VpcId=vpc
     )["GroupId"]
@@ -138,6 +140,7 @@ def _console_stack(aws: Aws, vpc: str, subnets: list[str]) -> None:
         ],
         Capabilities=["CAPABILITY_IAM"],
     )
+    return str(group)
 
 
 def fill_change_set_gap() -> None:

@@ -52,6 +52,8 @@ class Group:
     image_id: str = ""
     instance_profile: str = ""
     user_data: str = ""
+    security_groups: tuple[str, ...] = ()
+    """The groups the instances get (on the template or its network interfaces)."""
 
 
 @dataclass
@@ -120,6 +122,8 @@ def _group(ctx: StepContext, group: dict[str, Any]) -> Group:
             LaunchConfigurationNames=[group["LaunchConfigurationName"]]
         )["LaunchConfigurations"]
         data = dict(configurations[0]) if configurations else {}
+    groups = [*data.get("SecurityGroupIds", []), *data.get("SecurityGroups", [])]
+    groups += [g for i in data.get("NetworkInterfaces", []) for g in i.get("Groups", [])]
     return Group(
         name=str(group["AutoScalingGroupName"]),
         min_size=int(group["MinSize"]),
@@ -129,6 +133,7 @@ def _group(ctx: StepContext, group: dict[str, Any]) -> Group:
         image_id=str(data.get("ImageId", "")),
         instance_profile=str(data.get("IamInstanceProfile", "")),
         user_data=_decoded(str(data.get("UserData", ""))),
+        security_groups=tuple(dict.fromkeys(str(g) for g in groups)),
     )
 
 

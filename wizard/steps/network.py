@@ -15,26 +15,27 @@ from wizard.aws import error_code
 from wizard.checklist import CHECKLIST
 from wizard.config import LaunchConfig
 from wizard.steps import flows as model
+from wizard.steps import instance_groups
 from wizard.steps import reachability as reach
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
 from wizard.steps.reachability import AwsItem, Ingress, Subnet, Target
 
 GroupRole = Literal["instances", "load-balancer"]
-GROUP_KIND = "ec2:security-group"
-RULE_KIND = "ec2:security-group-rule"
+GROUP_KIND = instance_groups.GROUP_KIND
+RULE_KIND = instance_groups.RULE_KIND
 
 
 @dataclass(frozen=True)
 class _Rule:
     """An ingress rule the launch needs, and the existing rule that already admits it.
 
-    `verb` is `create` on the launch's own groups and `update` on others'; `consent_for` names
-    the service whose group it opens, when that needs `apply --yes`.
+    `verb` is `create` on the launch's own groups and `update` on others'; `consent` is the
+    problem to show when the rule opens someone else's group without `apply --yes`.
     """
 
     ingress: Ingress
     verb: Verb
-    consent_for: str = ""
+    consent: str = ""
     existing: AwsItem | None = None
 
 
@@ -45,6 +46,10 @@ class _Survey:
     plan: StepPlan
     vpc_id: str
     instance_ids: list[str] = field(default_factory=list)
+    label: str = ""
+    """The instances' first group, or a label for it while it is still to be created."""
+    instances_owner: str = ""
+    """Whose the instances' groups are when rules on them need consent (a console stack's)."""
     own: dict[GroupRole, AwsItem | None] = field(default_factory=dict)
     rules: list[_Rule] = field(default_factory=list)
 
@@ -95,8 +100,9 @@ class NetworkStep(Step):
             if group is not None:
                 ours = reach.tagged_for(group, ctx.config.name)
                 (self.created if ours else self.adopted)(ctx, GROUP_KIND, group["GroupId"])
-        for group_id in ctx.config.network.security_group_ids:
-            self.adopted(ctx, GROUP_KIND, group_id)
+        if "instances" not in survey.own:  # the given groups, or a console stack's
+            for group_id in survey.instance_ids:
+                self.adopted(ctx, GROUP_KIND, group_id)
         for rule in survey.rules:
             if rule.existing is None:
                 self._authorize(ctx, rule.ingress)
@@ -112,6 +118,11 @@ class NetworkStep(Step):
             instance_security_group_ids=list(survey.instance_ids),
             **({"load_balancer_security_group_id": balancer["GroupId"]} if balancer else {}),
         )
+
+    def retire(self, ctx: StepContext) -> None:
+        """Delete the launch's own instance group once no instance carries it (a console
+        launch made by an earlier version: see `instance_groups.retire_unused`)."""
+        instance_groups.retire_unused(ctx)
 
     def _survey(self, ctx: StepContext) -> _Survey:
         """Everything plan shows, from reads only."""
@@ -145,11 +156,11 @@ class NetworkStep(Step):
         plan.problems += _balancer_zone_problems(config, chosen)
         plan.warnings += model.placement_warnings(config)
 
-        instances = self._instance_groups(ctx, survey)
+        instances = survey.label = self._instance_groups(ctx, survey)
         wanted: list[_Rule] = []
         if config.web.load_balancer != "none":
-            wanted += self._web_rules(ctx, self._own_group(ctx, survey, "load-balancer"), instances)
-        wanted += self._between_instances(ctx, instances)
+            wanted += self._web_rules(ctx, survey, self._own_group(ctx, survey, "load-balancer"))
+        wanted += self._between_instances(ctx, survey)
         targets = self._targets(ctx)
         own_ids = [g["GroupId"] for g in survey.own.values() if g is not None]
         target_ids = [group for target in targets for group in target.group_ids]
@@ -170,32 +181,19 @@ class NetworkStep(Step):
     # Security groups.
 
     def _instance_groups(self, ctx: StepContext, survey: _Survey) -> str:
-        """The instances' group: the given ones (checked), or this step's own. Returns the id
-        of the first, or a label for the group still to be created."""
-        ids = list(ctx.config.network.security_group_ids)
-        if not ids:
+        """The instances' groups: a console stack's, the given ones, or this step's own (see
+        `wizard.steps.instance_groups`). Returns the id of the first, or a label for the group
+        still to be created."""
+        if ctx.config.cluster.existing_stack:
+            found = instance_groups.of_console_stack(ctx, survey.vpc_id)
+        elif ctx.config.network.security_group_ids:
+            found = instance_groups.given(ctx, survey.vpc_id)
+        else:
             return self._own_group(ctx, survey, "instances")
-        found = {
-            g["GroupId"]: g
-            for g in reach.paginate(
-                ctx.aws.client("ec2"),
-                "describe_security_groups",
-                "SecurityGroups",
-                Filters=_filter("group-id", *ids),
-            )
-        }
-        for group_id in ids:
-            where = found.get(group_id, {}).get("VpcId")
-            what = f"security group {group_id} (network.security_group_ids)"
-            if where is None:
-                survey.plan.problems.append(f"{what} does not exist")
-            elif where != survey.vpc_id:
-                survey.plan.problems.append(f"{what} belongs to {where}, not {survey.vpc_id}")
-            else:
-                detail = f"given: {found[group_id]['GroupName']}"
-                survey.plan.actions.append(Action("check", GROUP_KIND, group_id, detail))
-        survey.instance_ids = ids
-        return ids[0]
+        survey.plan.actions += found.actions
+        survey.plan.problems += found.problems
+        survey.instance_ids, survey.instances_owner = found.ids, found.owner
+        return found.label
 
     def _own_group(self, ctx: StepContext, survey: _Survey, role: GroupRole) -> str:
         """Find a group this step owns: its id, or a label when it is still to be created."""
@@ -239,7 +237,7 @@ class NetworkStep(Step):
 
     # Rules.
 
-    def _web_rules(self, ctx: StepContext, balancer: str, instances: str) -> list[_Rule]:
+    def _web_rules(self, ctx: StepContext, survey: _Survey, balancer: str) -> list[_Rule]:
         """The load balancer admits the allowed CIDRs; the instances admit the load balancer
         on the dynamic host ports (and on the web server's own port, for a fixed host port)."""
         web = ctx.config.web
@@ -248,7 +246,6 @@ class NetworkStep(Step):
             for port in ([443] if web.certificate_arn else [80])  # the listener's one port
             for cidr in web.allowed_cidrs
         ]
-        verb: Verb = "update" if ctx.config.network.security_group_ids else "create"
         low, high = reach.DYNAMIC_PORTS
         ranges = [(low, high)]
         port = ctx.config.container_port("webserver")
@@ -256,19 +253,20 @@ class NetworkStep(Step):
             ranges.append((port, port))
         description = "from the Airflow web load balancer"
         return rules + [
-            _Rule(Ingress(instances, start, end, balancer, description), verb)
+            _on_instances(survey, Ingress(survey.label, start, end, balancer, description))
             for start, end in ranges
         ]
 
     @staticmethod
-    def _between_instances(ctx: StepContext, instances: str) -> list[_Rule]:
+    def _between_instances(ctx: StepContext, survey: _Survey) -> list[_Rule]:
         """The instances admit each other on the ports of the flows between components (the
         API server's Service Connect proxy, the worker's log server): tasks land on any
         instance, and traffic between two instances crosses their group."""
-        verb: Verb = "update" if ctx.config.network.security_group_ids else "create"
+        instances = survey.label
         return [
-            _Rule(
-                Ingress(instances, flow.from_port, flow.to_port, instances, flow.description), verb
+            _on_instances(
+                survey,
+                Ingress(instances, flow.from_port, flow.to_port, instances, flow.description),
             )
             for flow in model.launch_flows(ctx.config)
             if flow.source == flow.target == "instances"
@@ -306,7 +304,12 @@ class NetworkStep(Step):
             return []
         description = f"Airflow on ECS ({ctx.config.name}) to {target.what}"
         ingress = Ingress(target.group_ids[0], port, port, instances, description)
-        want = [_Rule(ingress, "update", consent_for=target.what)]
+        consent = (
+            f"{target.what} does not admit the cluster's instances on port {port}: add an inbound "
+            f"rule to {ingress.group_id} (tcp {ingress.ports} from {ingress.source}), or run "
+            "`apply --yes` to let the wizard add it"
+        )
+        want = [_Rule(ingress, "update", consent)]
         if reach.covering_rule(rules, ingress):
             return want  # planned as "exists", and adopted when an interrupted run added it
 
@@ -345,13 +348,8 @@ class NetworkStep(Step):
             plan.actions.append(Action("no-op", RULE_KIND, str(ingress), detail))
             return
         plan.actions.append(Action(want.verb, RULE_KIND, str(ingress), ingress.description))
-        if want.consent_for and not ctx.yes:
-            plan.problems.append(
-                f"{want.consent_for} does not admit the cluster's instances on port "
-                f"{ingress.from_port}: add an inbound rule to {ingress.group_id} (tcp "
-                f"{ingress.ports} from {ingress.source}), or run `apply --yes` to let the "
-                "wizard add it"
-            )
+        if want.consent and not ctx.yes:
+            plan.problems.append(want.consent)
 
     def _authorize(self, ctx: StepContext, ingress: Ingress) -> None:
         try:
@@ -369,6 +367,21 @@ class NetworkStep(Step):
         for rule in response.get("SecurityGroupRules", []):
             self.created(ctx, RULE_KIND, rule["SecurityGroupRuleId"])
         ctx.progress(f"ingress rule added: {ingress}")
+
+
+def _on_instances(survey: _Survey, ingress: Ingress) -> _Rule:
+    """A rule on the instances' groups: created on the launch's own group, an update on given
+    ones or a console stack's (those need consent)."""
+    if "instances" in survey.own:
+        return _Rule(ingress, "create")
+    consent = ""
+    if survey.instances_owner:
+        consent = (
+            f"security group {ingress.group_id} of {survey.instances_owner} does not admit "
+            f"{ingress.description} (tcp {ingress.ports} from {ingress.source}): add that inbound "
+            "rule to it, or run `apply --yes` to let the wizard add it"
+        )
+    return _Rule(ingress, "update", consent)
 
 
 def _balancer_zone_problems(config: LaunchConfig, chosen: dict[str, list[Subnet]]) -> list[str]:

@@ -16,17 +16,22 @@ from botocore.exceptions import ClientError, WaiterError
 from wizard.aws import error_code
 from wizard.errors import WizardError
 from wizard.steps.base import Action, Step, StepContext, StepPlan
+from wizard.steps.instance_groups import of_console_stack
 
 MASK = "••••••••"
 """Stands for a secret value in a plan."""
 
 
 def instance_groups(ctx: StepContext) -> list[str]:
-    """The cluster's instance security groups: the network step's, else the config's."""
+    """The cluster's instance security groups: the network step's, else the config's, else
+    (before the network step applied) those a console stack's instances carry."""
     network = ctx.outputs("network")
     single = network.get("instance_security_group_id")
     groups = network.get("instance_security_group_ids") or ([single] if single else [])
-    return [str(group) for group in groups or ctx.config.network.security_group_ids]
+    groups = groups or ctx.config.network.security_group_ids
+    if not groups and ctx.config.cluster.existing_stack:
+        groups = of_console_stack(ctx, vpc_of(ctx)).ids
+    return [str(group) for group in groups]
 
 
 def vpc_of(ctx: StepContext) -> str:
