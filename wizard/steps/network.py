@@ -84,13 +84,13 @@ class NetworkStep(Step):
 
     def apply(self, ctx: StepContext) -> None:
         survey = self._survey(ctx)
-        self.blocked(survey.plan)
+        self.blocked(survey.plan, ctx)
         missing = [role for role, found in survey.own.items() if found is None]
         for role in missing:
             self._create_group(ctx, survey.vpc_id, role)
         if missing:  # plan the rules of the new groups, now that their ids exist
             survey = self._survey(ctx)
-            self.blocked(survey.plan)
+            self.blocked(survey.plan, ctx)
         for group in survey.own.values():
             if group is not None:
                 ours = reach.tagged_for(group, ctx.config.name)
@@ -345,12 +345,12 @@ class NetworkStep(Step):
             plan.actions.append(Action("no-op", RULE_KIND, str(ingress), detail))
             return
         plan.actions.append(Action(want.verb, RULE_KIND, str(ingress), ingress.description))
-        if want.consent_for and not ctx.yes:
-            plan.problems.append(
+        if want.consent_for:
+            plan.consents.append(
                 f"{want.consent_for} does not admit the cluster's instances on port "
-                f"{ingress.from_port}: add an inbound rule to {ingress.group_id} (tcp "
-                f"{ingress.ports} from {ingress.source}), or run `apply --yes` to let the "
-                "wizard add it"
+                f"{ingress.from_port}: the wizard adds an inbound rule to {ingress.group_id} "
+                f"(tcp {ingress.ports} from {ingress.source}), a group this launch does not "
+                "own; or add it yourself"
             )
 
     def _authorize(self, ctx: StepContext, ingress: Ingress) -> None:
