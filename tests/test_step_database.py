@@ -563,6 +563,8 @@ def test_print_mode_stops_until_the_sql_has_run_and_a_retry_then_passes(
     assert f"did not let the Airflow user {user} in" in stopped.value.message
     assert "database.sql has not run" in stopped.value.message
     assert "Run database-run.sh" in stopped.value.hint and "Retry" in stopped.value.hint
+    psql = f'psql "host=127.0.0.1 port={ssl_postgres.port} dbname=postgres user={ssl_postgres.user}'
+    assert f'{psql} sslmode=require" -f database.sql' in stopped.value.hint  # for a terminal
     ssm = ctx.aws.client("ssm")
     assert ssm.get_parameters(Names=[launch.secret_name("sql_alchemy_conn")])["Parameters"] == []
     assert state.step("database").outputs == {}

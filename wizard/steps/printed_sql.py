@@ -109,7 +109,9 @@ def plan_printed(
     if instance is not None and password:
         login = try_login(ctx, instance, password)
         if login.failure:
-            plan.problems.append(f"{_not_run(ctx, instance, login)} {_what_to_do(ctx, login)}")
+            plan.problems.append(
+                f"{_not_run(ctx, instance, login)} {_what_to_do(ctx, instance, login)}"
+            )
         elif login.unchecked:
             plan.warnings.append(
                 f"the login as {user} cannot be checked from here: {login.unchecked}. Apply "
@@ -150,7 +152,7 @@ def check_printed(ctx: StepContext, instance: dict[str, Any], password: str) -> 
         raise WizardError(
             _not_run(ctx, instance, login),
             title="Run the database SQL" if login.listening else "The database does not answer",
-            hint=_what_to_do(ctx, login),
+            hint=_what_to_do(ctx, instance, login),
         )
     ctx.progress(f"logged in to {name} as {user} with the password in SSM: database.sql has run")
 
@@ -175,7 +177,7 @@ def _not_run(ctx: StepContext, instance: dict[str, Any], login: Login) -> str:
     )
 
 
-def _what_to_do(ctx: StepContext, login: Login) -> str:
+def _what_to_do(ctx: StepContext, instance: dict[str, Any] | None, login: Login) -> str:
     if not login.listening:
         return (
             "Open the tunnel that database.host and database.port point at (or leave them "
@@ -183,11 +185,33 @@ def _what_to_do(ctx: StepContext, login: Login) -> str:
             "`airflow-ecs-wizard apply --yes` again."
         )
     return (
-        f"Run database-run.sh (it runs database.sql as {ctx.config.database.admin_username}; "
-        "the preview shows both, and `airflow-ecs-wizard render` writes them) on a machine "
-        "that reaches the database, then retry: Retry in the wizard, or "
+        "Run database-run.sh (the preview shows it and database.sql; `airflow-ecs-wizard "
+        "render --out DIR` writes database.sql) on a machine that reaches the database: "
+        f"{_psql(ctx, instance)} -f database.sql; then retry: Retry in the wizard, or "
         "`airflow-ecs-wizard apply --yes` again."
     )
+
+
+def _psql(ctx: StepContext, instance: dict[str, Any] | None) -> str:
+    """database-run.sh's psql, connected as the admin (its values are plain words, no secret)."""
+    host, port = _script_address(ctx, instance)
+    admin = plain_word(ctx.config.database.admin_username)
+    return f'psql "host={host} port={port} dbname=postgres user={admin} sslmode=require"'
+
+
+def _script_address(ctx: StepContext, instance: dict[str, Any] | None) -> tuple[str, str]:
+    """Where the script connects: the tunnel, the instance's endpoint, or (while the instance
+    does not exist yet) a command that asks RDS for it."""
+    database = ctx.config.database
+    if instance is None and not database.host:
+        host = (
+            f"$(aws rds describe-db-instances --region {plain_word(ctx.aws.region)} "
+            f"--db-instance-identifier {plain_word(ctx.config.rds_instance_id)} "
+            "--query 'DBInstances[0].Endpoint.Address' --output text)"
+        )
+        return host, plain_word(database.port or database.default_port)
+    found_host, found_port = address(ctx, instance or {})
+    return plain_word(found_host), plain_word(found_port)
 
 
 def printed_artifacts(ctx: StepContext, instance: dict[str, Any] | None) -> dict[str, str]:
@@ -202,16 +226,7 @@ def printed_artifacts(ctx: StepContext, instance: dict[str, Any] | None) -> dict
         f"aws ssm get-parameter --with-decryption --region {region} "
         f"--name {parameter} --query Parameter.Value --output text"
     )
-    if instance is None and not database.host:
-        host = (
-            f"$(aws rds describe-db-instances --region {region} --db-instance-identifier "
-            f"{plain_word(config.rds_instance_id)} --query 'DBInstances[0].Endpoint.Address' "
-            "--output text)"
-        )
-        port = plain_word(database.port or database.default_port)
-    else:
-        found_host, found_port = address(ctx, instance or {})
-        host, port = plain_word(found_host), plain_word(found_port)
+    host, port = _script_address(ctx, instance)
     lines = [
         "#!/bin/sh",
         "# Run database.sql (beside this file) from a machine that reaches the database,",
@@ -229,10 +244,7 @@ def printed_artifacts(ctx: StepContext, instance: dict[str, Any] | None) -> dict
     # psql's script reads it from SSM itself; for mysql, the shell's builtin printf feeds
     # it on stdin, base64-encoded so that no character of it can break the statement.
     if database.engine == "postgres":
-        lines += [
-            f'psql "host={host} port={port} dbname=postgres user={admin} sslmode=require" \\',
-            "  -f database.sql",
-        ]
+        lines += [f"{_psql(ctx, instance)} \\", "  -f database.sql"]
     else:
         lines += [
             "set -e",
