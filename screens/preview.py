@@ -25,7 +25,9 @@ VERB_STYLES = {
 
 
 def actions_content(preview: Preview) -> Content:
-    """The plan as lines of text: actions by verb, then problems and warnings."""
+    """The plan as lines of text: actions by verb (what apply does by itself), then what
+    needs the user's consent (given by confirming), what only the user can do (problems),
+    and warnings."""
     plan = preview.plan
     lines: list[Content] = []
     for action in plan.actions:
@@ -39,6 +41,8 @@ def actions_content(preview: Preview) -> Content:
         )
     if not plan.actions:
         lines.append(Content("nothing to create or change"))
+    for consent in plan.consents:
+        lines.append(Content.assemble(("consent  ", "bold $warning"), consent))
     for problem in [*plan.problems, *preview.lint_problems]:
         lines.append(Content.assemble(("problem  ", "bold $error"), problem))
     for warning in plan.warnings:
@@ -83,7 +87,12 @@ class PreviewPane(Vertical):
         plan = preview.plan
         changes = len(plan.changes)
         if preview.blocked:
-            status = "Blocked: fix the problems below, then preview again."
+            status = "Blocked: fix the problems below (only you can), then preview again."
+        elif plan.consents:
+            status = (  # a change to what the launch does not own: confirming consents
+                f"{changes} change(s) to apply. Confirm to apply them, with your consent to "
+                f"{len(plan.consents)} below."
+            )
         elif changes:
             status = f"{changes} change(s) to apply. Confirm to apply them."
         else:

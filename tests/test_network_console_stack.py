@@ -75,10 +75,11 @@ def test_the_console_stacks_group_gets_the_rules_with_consent_and_destroy_leaves
         f"tcp 8793 from {console}",  # the worker's log server
     }
     assert _updates_on(plan.changes, seeded.rds_group) == {f"tcp 5432 from {console}"}
-    consent = [p for p in plan.problems if p.startswith(f"security group {console} of ")]
-    assert len(consent) == 4, plan.problems
+    consent = [p for p in plan.consents if p.startswith(f"security group {console} of ")]
+    assert len(consent) == 4, plan.consents
     assert all(f"of the instances of {CONSOLE_STACK} does not admit" in p for p in consent)
-    assert all("apply --yes" in p for p in consent)
+    assert all("a group this launch does not own" in p for p in consent)
+    assert not [p for p in plan.problems if "does not admit" in p]  # consent, not a problem
     with pytest.raises(WizardError, match=f"security group {console}"):
         STEP.apply(refused)
     assert refused.aws.recorder.mutating() == {}
@@ -127,8 +128,8 @@ def test_naming_the_stacks_group_is_consent_and_naming_another_is_a_problem(
     console = console_stack(seeded)
     named = STEP.plan(_context(_on_console(config, security_group_ids=[console]), yes=False))
     # only the database's group still asks: naming the stack's group consents to its rules
-    (problem,) = named.problems
-    assert "RDS instance staging-rds does not admit" in problem
+    (consent,) = named.consents
+    assert "RDS instance staging-rds does not admit" in consent
     assert len(_updates_on(named.changes, console)) == 4
 
     other = seeded.ec2.create_security_group(GroupName="other", Description="x", VpcId=seeded.vpc)[

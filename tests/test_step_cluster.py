@@ -316,14 +316,16 @@ def test_console_role_without_s3_access_gets_the_folder_policy_with_consent(
     config = _console(make_config, aws_endpoint)
     refused = _context(config)
     plan = STEP.plan(refused)
-    (problem,) = [p for p in plan.problems if "ecsInstanceRole" in p]
+    assert not [p for p in plan.problems if "ecsInstanceRole" in p]  # apply can fix it
+    (consent,) = [c for c in plan.consents if "ecsInstanceRole" in c]
     assert "s3:GetObject on arn:aws:s3:::acme-dataplatform-airflow/airflow/staging/bootstrap/" in (
-        problem
+        consent
     )
-    assert "s3:ListBucket on arn:aws:s3:::acme-dataplatform-airflow" in problem
-    assert "apply --yes" in problem
-    with pytest.raises(WizardError):
+    assert "s3:ListBucket on arn:aws:s3:::acme-dataplatform-airflow" in consent
+    assert "a role this launch does not own" in consent
+    with pytest.raises(WizardError, match="a role this launch does not own") as without:
         STEP.apply(refused)
+    assert without.value.title.endswith("needs your consent")
     assert refused.aws.recorder.mutating() == {}
 
     state = _state(tmp_path, config)
@@ -342,4 +344,4 @@ def test_console_role_without_s3_access_gets_the_folder_policy_with_consent(
     assert ("check", "iam:role", "ecsInstanceRole") in [
         (a.verb, a.kind, a.name) for a in again.actions
     ]
-    assert not again.problems
+    assert not again.problems and not again.consents

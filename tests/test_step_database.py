@@ -528,3 +528,131 @@ def test_mysql_urls_ask_for_tls(make_config: Callable[..., LaunchConfig]) -> Non
     assert tls_query(old_airflow) == ""  # mysqlclient<1.4 has no ssl_mode
     with pytest.raises(ValidationError, match="ca_bundle"):
         make_config(database__ca_bundle="certs/rds.pem")  # a path inside the image: absolute
+
+
+# Print mode: apply logs in as the Airflow user to prove the printed SQL has run (issue 10, 7).
+
+
+def _print_mode(config: Callable[..., LaunchConfig], **changes: Any) -> LaunchConfig:
+    return config(database__run_sql="print", **changes)
+
+
+def test_print_mode_stops_until_the_sql_has_run_and_a_retry_then_passes(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], ssl_postgres: Any, tmp_path: Path
+) -> None:
+    launch = _print_mode(
+        config, database__port=ssl_postgres.port, database__admin_username=ssl_postgres.user
+    )
+    _existing_instance(launch)
+    state = _state(tmp_path, launch, network)
+    ctx, _ = _context(launch, state, yes=True)  # consent given: the SQL still has to run
+    first = STEP.plan(ctx)
+    assert first.problems == []
+    (warning,) = first.warnings
+    assert "apply creates the password parameter" in warning
+    assert "stops there until database-run.sh" in warning
+    user, database = launch.database.username, launch.database.database_name
+    assert ("check", "postgres:login", f"{user} to {database}") in [
+        (a.verb, a.kind, a.name) for a in first.actions
+    ]
+
+    # the SQL has not run: apply creates the password, logs in, and stops with what to run
+    with pytest.raises(WizardError) as stopped:
+        STEP.apply(ctx)
+    assert stopped.value.title == "Run the database SQL"
+    assert f"did not let the Airflow user {user} in" in stopped.value.message
+    assert "database.sql has not run" in stopped.value.message
+    assert "Run database-run.sh" in stopped.value.hint and "Retry" in stopped.value.hint
+    psql = f'psql "host=127.0.0.1 port={ssl_postgres.port} dbname=postgres user={ssl_postgres.user}'
+    assert f'{psql} sslmode=require" -f database.sql' in stopped.value.hint  # for a terminal
+    ssm = ctx.aws.client("ssm")
+    assert ssm.get_parameters(Names=[launch.secret_name("sql_alchemy_conn")])["Parameters"] == []
+    assert state.step("database").outputs == {}
+    # the preview says so too, as something only the operator can do
+    before = STEP.plan(ctx)
+    (problem,) = before.problems
+    assert f"did not let the Airflow user {user} in" in problem and "database-run.sh" in problem
+
+    # the operator runs the printed script; the retry passes, on the plan confirmed before
+    password = _parameter(ctx, "db_password")["Value"]
+    (tmp_path / "database.sql").write_text(before.artifacts["database.sql"])
+    (tmp_path / "database-run.sh").write_text(before.artifacts["database-run.sh"])
+    psql = f"{ssl_postgres.bin_dir / 'psql'} -X -q"
+    bin_dir = _recording_bin(tmp_path, password, {"psql": psql})
+    ran = subprocess.run(
+        ["sh", "database-run.sh"],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    after = STEP.plan(ctx)
+    assert after.problems == [] and after.warnings == []
+    assert after.digest() == before.digest()  # Retry re-applies the same confirmed preview
+    retry, messages = _context(launch, StateFile.open(state.path), yes=True)
+    STEP.apply(retry)
+    assert f"logged in to {database} as {user} with the password in SSM" in "\n".join(messages)
+    assert password in _parameter(retry, "sql_alchemy_conn")["Value"]
+    assert state.path.exists() and not contains_secret(state.path.read_text(), [password])
+
+
+def test_print_mode_names_a_grant_the_sql_did_not_make(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], postgres: Any, tmp_path: Path
+) -> None:
+    launch = _print_mode(config)
+    _existing_instance(launch)
+    ctx, _ = _context(launch, _state(tmp_path, launch, network), yes=True)
+    with pytest.raises(WizardError, match="did not let the Airflow user"):
+        STEP.apply(ctx)
+    password = _parameter(ctx, "db_password")["Value"]
+    user, database = launch.database.username, launch.database.database_name
+    # half the script ran: the role and its database, not the grant on schema public
+    with psycopg.connect(postgres.dsn(), autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
+        admin.execute(f"CREATE DATABASE {database}")
+        admin.execute(f"GRANT ALL PRIVILEGES ON DATABASE {database} TO {user}")
+    with pytest.raises(WizardError) as stopped:
+        STEP.apply(ctx)
+    assert f"{user} may not create tables in schema public of {database}" in stopped.value.message
+    with psycopg.connect(postgres.dsn(database), autocommit=True) as admin:
+        admin.execute(f"GRANT ALL ON SCHEMA public TO {user}")
+    STEP.apply(ctx)
+    assert _parameter(ctx, "result_backend")["Type"] == "SecureString"
+
+
+def test_print_mode_leaves_a_database_out_of_reach_to_the_migrate_task(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], tmp_path: Path
+) -> None:
+    launch = _print_mode(config, database__host="airflow-db.invalid")  # never resolves
+    instance = _existing_instance(launch)
+    state = _state(tmp_path, launch, network)
+    ctx, messages = _context(launch, state, yes=True)
+    (warning,) = STEP.plan(ctx).warnings
+    assert "airflow-db.invalid does not resolve on this machine" in warning
+    assert "goes on without that check" in warning and "migrate task" in warning
+    STEP.apply(ctx)
+    said = "\n".join(messages)
+    assert f"login as {launch.database.username} not checked from here" in said
+    assert "migrate task logs in from inside the VPC" in said
+    host = instance["Endpoint"]["Address"]  # where the tasks connect, whatever this machine
+    assert f"@{host}:5432/" in _parameter(ctx, "sql_alchemy_conn")["Value"]
+    (warning,) = STEP.plan(ctx).warnings  # and once the password exists
+    assert "cannot be checked from here" in warning and "Apply goes on without it" in warning
+
+
+def test_print_mode_with_no_tunnel_open_stops_and_says_so(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], tmp_path: Path
+) -> None:
+    port = free_port()  # the config names a tunnel, and nothing listens there
+    launch = _print_mode(config, database__port=port)
+    _existing_instance(launch)
+    ctx, _ = _context(launch, _state(tmp_path, launch, network), yes=True)
+    with pytest.raises(WizardError) as stopped:
+        STEP.apply(ctx)
+    assert stopped.value.title == "The database does not answer"
+    assert f"nothing listens at 127.0.0.1:{port}" in stopped.value.message
+    assert "Open the tunnel" in stopped.value.hint

@@ -133,14 +133,18 @@ def test_apply_creates_the_groups_and_rules_and_a_second_apply_changes_nothing(
 def test_opening_the_databases_group_needs_consent(config: LaunchConfig, seeded: Seeded) -> None:
     ctx = _context(config, yes=False)
     plan = STEP.plan(ctx)
-    (problem,) = plan.problems
-    assert "RDS instance staging-rds does not admit the cluster's instances on port 5432" in problem
-    assert f"add an inbound rule to {seeded.rds_group}" in problem
-    assert "apply --yes" in problem
+    assert plan.problems == []  # apply adds the rule itself: nothing only the user can do
+    (consent,) = plan.consents
+    assert "RDS instance staging-rds does not admit the cluster's instances on port 5432" in consent
+    assert f"the wizard adds an inbound rule to {seeded.rds_group}" in consent
+    assert "a group this launch does not own; or add it yourself" in consent
     (update,) = [a for a in plan.changes if a.verb == "update"]
     assert update.name.startswith(f"{seeded.rds_group}: tcp 5432 from airflow-staging-instances")
-    with pytest.raises(WizardError, match="does not admit"):
+    assert STEP.plan(_context(config, yes=True)).consents == plan.consents  # plan is the same
+    with pytest.raises(WizardError, match="does not admit") as refused:
         STEP.apply(ctx)
+    assert refused.value.title.endswith("needs your consent")
+    assert "--yes" in refused.value.hint and "Nothing was changed" in refused.value.hint
     assert ctx.aws.recorder.mutating() == {}  # refused before anything was created
     assert _group(seeded.ec2, seeded.vpc, "airflow-staging-instances") == []
 

@@ -273,16 +273,71 @@ def test_existing_endpoint_answers_ping(
     assert _broker_parameter(ctx)["Value"] == f"redis://{endpoint}/1"
 
 
-def test_unreachable_endpoint_is_a_warning_not_a_problem(
+def test_an_endpoint_this_machine_cannot_resolve_is_a_neutral_warning(
     config: Callable[..., LaunchConfig],
 ) -> None:
-    endpoint = f"127.0.0.1:{free_port()}"  # nothing listens there
+    endpoint = "airflow-cache.invalid:6379"  # never resolves, like a VPC-private name here
     launch = config(redis__mode="existing", redis__endpoint=endpoint)
     plan = STEP.plan(_context(launch)[0])
     assert plan.problems == []
     (warning,) = plan.warnings
-    assert f"cannot reach the broker at {endpoint} from here" in warning
+    assert f"cannot check the broker at {endpoint} from here" in warning
+    assert "airflow-cache.invalid does not resolve on this machine" in warning
     assert "expected when the wizard runs outside the VPC" in warning
+    assert "Error -2" not in warning and "Name or service not known" not in warning
+
+
+def test_an_endpoint_that_refuses_the_connection_is_a_failure_not_expected(
+    config: Callable[..., LaunchConfig],
+) -> None:
+    endpoint = f"127.0.0.1:{free_port()}"  # the address answers: nothing listens there
+    launch = config(redis__mode="existing", redis__endpoint=endpoint)
+    plan = STEP.plan(_context(launch)[0])
+    assert plan.problems == []
+    (warning,) = plan.warnings
+    assert f"the broker at {endpoint} failed the PING from here" in warning
+    assert f"nothing listens at {endpoint}" in warning
+    assert "expected" not in warning
+
+
+def test_apply_says_the_ping_is_skipped_where_the_name_does_not_resolve(
+    config: Callable[..., LaunchConfig], network: dict[str, Any], tmp_path: Path
+) -> None:
+    """The emulator's cache has a name no DNS answers, as a VPC-private one from outside."""
+    launch = config()
+    ctx, messages = _context(launch, _state(tmp_path, launch, network))
+    STEP.apply(ctx)
+    endpoint = ctx.outputs("redis")["endpoint"]
+    host = endpoint.partition(":")[0]
+    (line,) = [m for m in messages if host in m]
+    assert line == (
+        f"broker check skipped: {host} does not resolve on this machine (a private name "
+        "resolves only inside its VPC); the ECS instances reach the cache through the security "
+        "groups the network step checks"
+    )
+    assert not [m for m in messages if "Error -2" in m or "Name or service not known" in m]
+
+
+def test_a_ping_tells_a_refusal_from_a_cache_out_of_reach(
+    secure_redis: Any, redis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wizard.steps.broker import ping
+
+    pong = ping(f"127.0.0.1:{redis.port}", tls=False)
+    assert pong.line(f"127.0.0.1:{redis.port}") == f"PING 127.0.0.1:{redis.port}: PONG"
+    monkeypatch.setenv("SSL_CERT_FILE", str(secure_redis.ca_file))  # trust the test's CA
+    wrong = ping(f"127.0.0.1:{secure_redis.port}", tls=True, password="not-the-token-0123456789")
+    assert wrong.auth_refused and not wrong.unchecked  # a real refusal: apply fails on it
+    assert wrong.line("x").startswith("PING x failed: AUTH refused")
+    closed = f"127.0.0.1:{free_port()}"
+    refused = ping(closed, tls=False)
+    assert (
+        refused.line(closed)
+        == f"PING {closed} failed: nothing listens at {closed} (connection refused)"
+    )
+    far = ping("master.airflow.abc123.use1.cache.invalid:6379", tls=True)
+    assert far.unchecked and not far.failure
+    assert far.line("x").startswith("broker check skipped: master.airflow.abc123.use1.cache")
 
 
 def test_discover_lists_replication_groups(config: Callable[..., LaunchConfig]) -> None:

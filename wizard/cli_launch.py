@@ -54,11 +54,13 @@ def apply_command(args: argparse.Namespace, config: LaunchConfig) -> int:
     state_path = Path(args.state)
     launch.state = open_state(launch, state_path)
     with launch.state.lock(f"airflow-ecs-wizard apply --config {args.config}"):
-        problems = print_plans(console, _plans(launch))
+        plans = _plans(launch)
+        problems = print_plans(console, plans)
         if problems:
             console.print("[yellow]steps with problems will fail; the others go ahead[/]")
         if not args.yes:
-            _confirm(console)
+            _confirm(console, sum(len(plan.consents) for plan in plans.values()))
+            launch.yes = True  # confirmed here, with the consents listed: as --yes
         with _first_ctrl_c_stops(console, launch):
             result = apply_launch(launch, only=args.only, on_event=EventPrinter(console))
     if launch.aws.stop.is_set():
@@ -136,14 +138,20 @@ def _plans(launch: Launch) -> dict[str, StepPlan]:
     return {name: plan_step(launch, name) for name in order(GRAPH)}
 
 
-def _confirm(console: Console) -> None:
+def _confirm(console: Console, consents: int = 0) -> None:
+    """Ask before apply; a yes is also the consent to the plan's `consent` lines."""
     if not sys.stdin.isatty():
         raise BadInput(
             "apply changes AWS and needs a confirmation",
             title="Not confirmed",
             hint="Review `plan`, then run apply with --yes (nothing was changed).",
         )
-    answer = console.input("Apply these changes? [y/N] ").strip().lower()
+    owned = (
+        f", including the {consents} to what this launch does not own (consent above)"
+        if consents
+        else ""
+    )
+    answer = console.input(f"Apply these changes{owned}? [y/N] ").strip().lower()
     if answer not in {"y", "yes"}:
         raise BadInput("you did not confirm", title="Not applied", hint="Nothing was changed.")
 

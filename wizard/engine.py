@@ -19,7 +19,7 @@ from wizard.errors import BadInput, WizardError, aws_failure, failure_text
 from wizard.runner import EventSink, RunResult, order, run_steps
 from wizard.state import StateFile
 from wizard.steps import GRAPH, STEPS
-from wizard.steps.base import StepContext, StepPlan
+from wizard.steps.base import StepContext, StepPlan, refuse_without_consent
 
 
 @dataclass
@@ -210,6 +210,7 @@ def apply_launch(
             plan = step.plan(context)
             if confirmed is not None and confirmed.get(name) != plan.digest():
                 raise PlanChanged(name)
+            refuse_without_consent(plan, yes=launch.yes, title=step.title)
             step.apply(context)
         except BaseException as error:
             state.fail_step(name, failure_text(error))

@@ -326,6 +326,8 @@ def show_preview(console: Console, preview: Preview) -> None:
         console.print(Text(str(action), style=_VERB_STYLES.get(action.verb, "")))
     for warning in plan.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
+    for consent in plan.consents:  # confirming the preview gives it
+        console.print(Text(f"needs your consent: {consent}", style="magenta"))
     for problem in [*plan.problems, *preview.lint_problems]:
         console.print(Text(f"problem: {problem}", style="red"))
     for name, text in plan.artifacts.items():

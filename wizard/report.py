@@ -27,8 +27,13 @@ EVENT_STYLE = {
 
 
 def print_plans(console: Console, plans: dict[str, StepPlan], *, show_diffs: bool = True) -> int:
-    """Print every step's plan; return how many problems block apply."""
-    changes = problems = 0
+    """Print every step's plan; return how many problems block apply.
+
+    Each step shows what apply does by itself (its actions), what it changes only with the
+    user's consent (`consent`: confirming, or --yes), and what only the user can do
+    (`problem`); the last line counts each kind.
+    """
+    changes = consents = problems = 0
     for name, plan in plans.items():
         console.rule(f"[bold]{STEPS[name].title}[/] ({name})", align="left")
         for action in plan.actions:
@@ -44,16 +49,28 @@ def print_plans(console: Console, plans: dict[str, StepPlan], *, show_diffs: boo
             console.print(f"  [dim]artifact[/] {artifact}", highlight=False)
         for warning in plan.warnings:
             console.print(f"  [yellow]warning[/] {warning}", highlight=False)
+        for consent in plan.consents:
+            console.print(f"  [bold magenta]consent[/] {consent}", highlight=False)
         for problem in plan.problems:
             console.print(f"  [bold red]problem[/] {problem}", highlight=False)
         changes += len(plan.changes)
+        consents += len(plan.consents)
         problems += len(plan.problems)
-    console.print(
-        f"\n{changes} change(s) to apply; {problems} problem(s) to fix first"
-        if problems
-        else f"\n{changes} change(s) to apply"
-    )
+    console.print(f"\n{plan_totals(changes, consents, problems)}", highlight=False)
     return problems
+
+
+def plan_totals(changes: int, consents: int, problems: int) -> str:
+    """The plan's last line: what apply does, what needs consent, what only the user can do."""
+    parts = [f"{changes} change(s) to apply"]
+    if consents:
+        parts.append(
+            f"{consents} of them need your consent (to what this launch does not own: "
+            "confirm when apply asks, or run apply --yes)"
+        )
+    if problems:
+        parts.append(f"{problems} problem(s) only you can fix, first")
+    return "; ".join(parts)
 
 
 class EventPrinter:

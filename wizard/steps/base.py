@@ -43,13 +43,23 @@ class Action:
 
 @dataclass
 class StepPlan:
-    """What applying a step would do, with the artifacts to preview and what blocks it."""
+    """What applying a step would do, with the artifacts to preview and what blocks it.
+
+    Three kinds of entry tell apart who acts: `actions` are what apply does by itself;
+    `consents` are changes apply makes only with the user's consent, to what this launch does
+    not own (another team's security group, a console stack's instance role), given by
+    confirming the preview or with `apply --yes`; `problems` are what only the user can do
+    (fix the config, push an image, run the printed SQL), and they block the step.
+    """
 
     step: str
     actions: list[Action] = field(default_factory=list)
     artifacts: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    consents: list[str] = field(default_factory=list)
+    """Changes (also listed in `actions`) that need the user's consent, each saying what it
+    changes and how to make it by hand instead."""
 
     @property
     def changes(self) -> list[Action]:
@@ -176,11 +186,30 @@ class Step(ABC):
         if ctx.state is not None:
             ctx.state.set_outputs(self.name, **outputs)
 
-    def blocked(self, plan: StepPlan) -> None:
-        """Refuse to apply a plan with problems, listing them."""
+    def blocked(self, plan: StepPlan, ctx: StepContext | None = None) -> None:
+        """Refuse to apply a plan with problems, listing them; with `ctx`, also one with
+        changes that need a consent the user has not given."""
         if plan.problems:
             raise WizardError(
                 "; ".join(plan.problems),
                 title=f"{self.title}: cannot apply",
                 hint="Fix the config or the account as described, then run apply again.",
             )
+        if ctx is not None:
+            refuse_without_consent(plan, yes=ctx.yes, title=self.title)
+
+
+def refuse_without_consent(plan: StepPlan, *, yes: bool, title: str) -> None:
+    """Refuse a plan whose changes need a consent that was not given (`yes`).
+
+    Raises:
+        WizardError: listing those changes, and how to give the consent or make them by hand.
+    """
+    if plan.consents and not yes:
+        raise WizardError(
+            "; ".join(plan.consents),
+            title=f"{title}: needs your consent",
+            hint="Confirm the preview in the wizard, or run apply with --yes, to let the wizard "
+            "make these changes; or make them yourself as described, then apply again. "
+            "Nothing was changed.",
+        )

@@ -1,5 +1,6 @@
 """The Celery broker as the redis step sees it: the replication group behind an endpoint, the
-URL Celery needs for it (TLS, AUTH token), and a PING from here with the same settings."""
+URL Celery needs for it (TLS, AUTH token), and a PING from here with the same settings (skipped,
+and said so in neutral words, where this machine cannot reach the cache at all)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from urllib.parse import quote
 
 from wizard.config import RedisSection
 from wizard.steps.base import Action, StepContext
+from wizard.steps.probe import reach
 from wizard.steps.provisioning import MASK
 
 REDIS_PORT = 6379
@@ -32,7 +34,7 @@ class Broker:
         url = redis.broker_url(self.endpoint, tls=self.tls, password=self.token)
         return url.replace(f":{quote(self.token, safe='')}@", f":{MASK}@") if masked else url
 
-    def ping(self) -> str | None:
+    def ping(self) -> Ping:
         """PING the cache from here, with TLS and AUTH as Celery will (see `ping`)."""
         return ping(self.endpoint, tls=self.tls, password=self.token)
 
@@ -73,8 +75,38 @@ def primary_endpoint(group: dict[str, Any]) -> str:
     return f"{address}:{endpoint.get('Port') or REDIS_PORT}" if address else ""
 
 
-def ping(endpoint: str, *, tls: bool, password: str = "") -> str | None:
+@dataclass(frozen=True)
+class Ping:
+    """What a PING from this machine found (both empty: PONG)."""
+
+    failure: str = ""
+    """The cache's answer, or its address's: a real failure. An AUTH refusal starts with
+    `AUTH_REFUSED`."""
+    unchecked: str = ""
+    """Why the cache cannot be checked from this machine (expected outside the VPC)."""
+
+    @property
+    def auth_refused(self) -> bool:
+        """Whether the cache refused the AUTH token (or wanted one where none was given)."""
+        return self.failure.startswith(AUTH_REFUSED)
+
+    def line(self, endpoint: str) -> str:
+        """The progress line: PONG, a failure, or a check skipped and why, in neutral words."""
+        if self.unchecked:
+            return (
+                f"broker check skipped: {self.unchecked}; the ECS instances reach the cache "
+                "through the security groups the network step checks"
+            )
+        return (
+            f"PING {endpoint} failed: {self.failure}" if self.failure else f"PING {endpoint}: PONG"
+        )
+
+
+def ping(endpoint: str, *, tls: bool, password: str = "") -> Ping:
     """PING a Redis or Valkey endpoint from here, trying once.
+
+    A name that does not resolve here, or an address that does not answer, is not a failure of
+    the cache: the wizard often runs outside the cache's VPC (see `wizard.steps.probe`).
 
     Args:
         endpoint: `HOST[:PORT]` (the port defaults to 6379).
@@ -82,17 +114,18 @@ def ping(endpoint: str, *, tls: bool, password: str = "") -> str | None:
         password: The AUTH token, if the cache wants one.
 
     Returns:
-        None on PONG, else why not (also when the redis package is not installed); when the
-        cache wants another AUTH token, or one where none was given, that starts with
-        `AUTH_REFUSED`.
+        What the PING found.
     """
     try:
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
     except ImportError:
-        return "the redis package is not installed, so it was not checked"
+        return Ping(unchecked="the redis package is not installed")
     host, _, port = endpoint.partition(":")
+    found = reach(host, int(port or REDIS_PORT), timeout=PING_TIMEOUT)
+    if found.unreachable or found.refused:
+        return Ping(failure=found.refused, unchecked=found.unreachable)
     client = redis.Redis(
         host=host,
         port=int(port or REDIS_PORT),
@@ -105,13 +138,13 @@ def ping(endpoint: str, *, tls: bool, password: str = "") -> str | None:
         retry=Retry(NoBackoff(), 0),  # one try: the default retries with backoff for seconds
     )
     try:
-        return None if client.ping() else "no PONG"
+        return Ping() if client.ping() else Ping(failure="no PONG")
     except redis.AuthenticationError as error:
-        return f"{AUTH_REFUSED}: {error}"
+        return Ping(failure=f"{AUTH_REFUSED}: {error}")
     except redis.ResponseError as error:
         refused = "NOAUTH" in str(error) or "authenticated" in str(error)
-        return f"{AUTH_REFUSED}: {error}" if refused else str(error)
+        return Ping(failure=f"{AUTH_REFUSED}: {error}" if refused else str(error))
     except (redis.RedisError, OSError) as error:
-        return str(error) or type(error).__name__
+        return Ping(failure=str(error) or type(error).__name__)
     finally:
         client.close()

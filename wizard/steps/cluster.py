@@ -193,6 +193,7 @@ class ClusterStep(Step):
         plan.actions += checks.actions
         plan.warnings += checks.warnings
         plan.problems += checks.problems
+        plan.consents += checks.consents
 
     def _plan_refresh(self, ctx: StepContext, survey: _Survey, why: str) -> None:
         for logical, physical in self._groups(ctx).items():
@@ -232,7 +233,7 @@ class ClusterStep(Step):
 
     def apply(self, ctx: StepContext) -> None:
         survey = self._survey(ctx)
-        self.blocked(survey.plan)
+        self.blocked(survey.plan, ctx)
         console_stack.grant(
             ctx, survey.grants, lambda kind, identifier: self.created(ctx, kind, identifier)
         )

@@ -285,7 +285,7 @@ def role_access(ctx: StepContext, plan: StepPlan, console: ConsoleStack) -> list
     """Check that each instance role can read what the bootstrap and the mount read.
 
     A role that cannot gets the launch's own policy when the user consents (`apply --yes`, or
-    confirming the preview); without consent it is a problem that says how to fix it.
+    confirming the preview): the plan lists it among its consents, saying how to fix it by hand.
     """
     grants = []
     policy = folder_policy(ctx)
@@ -322,12 +322,12 @@ def role_access(ctx: StepContext, plan: StepPlan, console: ConsoleStack) -> list
             )
         )
         grants.append(RoleGrant(name, policy))
-        if not ctx.yes:
-            plan.problems.append(
-                f"the instance role {name} of {console.name} cannot {missing}, so the instances "
-                f"cannot copy the bootstrap or mount the dags: add an inline policy like "
-                f"{POLICY_NAME} in the preview to it, or run `apply --yes` to let the wizard add it"
-            )
+        plan.consents.append(
+            f"the instance role {name} of {console.name} cannot {missing}, so the instances "
+            f"cannot copy the bootstrap or mount the dags: the wizard puts the inline policy "
+            f"{POLICY_NAME} of the preview on it, a role this launch does not own; or add a "
+            "policy like it yourself"
+        )
     return grants
 
 

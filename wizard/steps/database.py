@@ -2,8 +2,8 @@
 runbook's case) or a new one, and the SSM SecureStrings that hold the connection.
 
 The SQL runs directly against PostgreSQL, as the RDS admin (`wizard.steps.postgres`), or is
-printed for a bastion. The Airflow user's password is generated once into its own SecureString.
-No password reaches the state file.
+printed for a bastion, and apply checks that it ran (`wizard.steps.printed_sql`). The Airflow
+user's password is generated once into its own SecureString. No password reaches the state file.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from urllib.parse import quote
 from wizard.checklist import CHECKLIST
 from wizard.config import LaunchConfig
 from wizard.errors import WizardError
-from wizard.render import plain_word, render_artifacts, shell_quote
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
-from wizard.steps.postgres import ADMIN_PASSWORD_ENV, address, admin_password, plan_sql, run_sql
+from wizard.steps.postgres import ADMIN_PASSWORD_ENV, admin_password, plan_sql, run_sql
+from wizard.steps.printed_sql import check_printed, plan_printed
 from wizard.steps.provisioning import (
     MASK,
     describe_one,
@@ -57,6 +57,11 @@ class DatabaseStep(Step):
         }
 
     def plan(self, ctx: StepContext) -> StepPlan:
+        return self._plan(ctx, check_login=True)
+
+    def _plan(self, ctx: StepContext, *, check_login: bool) -> StepPlan:
+        """The plan; without `check_login`, print mode's login is left to apply, which says
+        what it found in its own words."""
         plan = StepPlan(self.name)
         config, database = ctx.config, ctx.config.database
         instance = self._instance(ctx)
@@ -76,12 +81,7 @@ class DatabaseStep(Step):
         verb: Verb = "no-op" if password else "create"
         plan.actions.append(Action(verb, "ssm:parameter", password_name, f"db_password {MASK}"))
         if database.run_sql == "print":
-            plan.artifacts.update(self._printed(ctx, instance))
-            plan.warnings.append(
-                'database.run_sql = "print": apply creates the password parameter, then stops '
-                "until the printed database.sql has been run (see database-run.sh); then run "
-                "apply --yes"
-            )
+            plan_printed(ctx, plan, instance, password if check_login else None)
         else:
             plan_sql(ctx, plan, instance, password)
         urls = _urls(ctx, instance, password) if instance and password else {}
@@ -90,8 +90,7 @@ class DatabaseStep(Step):
         return plan
 
     def apply(self, ctx: StepContext) -> None:
-        plan = self.plan(ctx)
-        self.blocked(plan)
+        self.blocked(self._plan(ctx, check_login=False))
         config, database = ctx.config, ctx.config.database
         if database.mode == "new":
             instance = self._ensure_instance(ctx)
@@ -108,14 +107,8 @@ class DatabaseStep(Step):
                     hint=f'Export {ADMIN_PASSWORD_ENV}, or set database.run_sql = "print".',
                 )
             run_sql(ctx, instance, admin, password)
-        elif not ctx.yes:
-            raise WizardError(
-                f"The SQL that creates database {database.database_name} is printed for you to "
-                "run; the wizard did not run it.",
-                title="Run the database SQL",
-                hint="Run database.sql as the admin user with the commands of database-run.sh "
-                "(from `plan`, or `render`), then run `airflow-ecs-wizard apply --yes`.",
-            )
+        else:
+            check_printed(ctx, instance, password)
         for key, url in _urls(ctx, instance, password).items():
             store_parameter(self, ctx, config.secret_name(key), url, key)
         endpoint = instance["Endpoint"]
@@ -246,63 +239,6 @@ class DatabaseStep(Step):
         name = ctx.config.secret_name("db_password")
         stored = store_parameter(self, ctx, name, generated, "db_password", replace=False)
         return registered_secret(ctx, stored) or ""
-
-    # The printed SQL.
-
-    def _printed(self, ctx: StepContext, instance: dict[str, Any] | None) -> dict[str, str]:
-        """`database.sql` and the commands that run it, for a machine that reaches the database."""
-        config, database = ctx.config, ctx.config.database
-        # every value goes through render's script filters: plain words, or quoted
-        region, parameter = (
-            plain_word(ctx.aws.region),
-            plain_word(config.secret_name("db_password")),
-        )
-        fetch = (
-            f"aws ssm get-parameter --with-decryption --region {region} "
-            f"--name {parameter} --query Parameter.Value --output text"
-        )
-        if instance is None and not database.host:
-            host = (
-                f"$(aws rds describe-db-instances --region {region} --db-instance-identifier "
-                f"{plain_word(config.rds_instance_id)} --query 'DBInstances[0].Endpoint.Address' "
-                "--output text)"
-            )
-            port = plain_word(database.port or database.default_port)
-        else:
-            found_host, found_port = address(ctx, instance or {})
-            host, port = plain_word(found_host), plain_word(found_port)
-        lines = [
-            "#!/bin/sh",
-            "# Run database.sql (beside this file) from a machine that reaches the database,",
-            "# e.g. a bastion in the VPC. The client asks for the admin password.",
-        ]
-        arn = ((instance or {}).get("MasterUserSecret") or {}).get("SecretArn")
-        if arn:
-            lines.append(
-                "# RDS keeps the admin password: aws secretsmanager get-secret-value "
-                f"--region {region} --secret-id {shell_quote(arn)} --query SecretString "
-                "--output text"
-            )
-        admin = plain_word(database.admin_username)
-        # No password on a command line (`ps` shows every argument to everyone on the host):
-        # psql's script reads it from SSM itself; for mysql, the shell's builtin printf feeds
-        # it on stdin, base64-encoded so that no character of it can break the statement.
-        if database.engine == "postgres":
-            lines += [
-                f'psql "host={host} port={port} dbname=postgres user={admin} sslmode=require" \\',
-                "  -f database.sql",
-            ]
-        else:
-            lines += [
-                "set -e",
-                f"password=$({fetch})",
-                "{ printf \"SET @airflow_password = FROM_BASE64('%s');\\n\" \\",
-                "    \"$(printf '%s' \"$password\" | base64 | tr -d '\\n')\";"
-                " cat database.sql; } |",
-                f"  mysql --host={host} --port={port} --user={admin} -p --ssl-mode=REQUIRED",
-            ]
-        sql_text = render_artifacts(config, ctx.account_id)["database.sql"]
-        return {"database.sql": sql_text, "database-run.sh": "\n".join(lines) + "\n"}
 
 
 def _label(instance: dict[str, Any]) -> str:

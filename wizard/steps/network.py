@@ -29,8 +29,8 @@ RULE_KIND = instance_groups.RULE_KIND
 class _Rule:
     """An ingress rule the launch needs, and the existing rule that already admits it.
 
-    `verb` is `create` on the launch's own groups and `update` on others'; `consent` is the
-    problem to show when the rule opens someone else's group without `apply --yes`.
+    `verb` is `create` on the launch's own groups and `update` on others'; `consent` is what
+    the plan lists as needing the user's consent when the rule opens someone else's group.
     """
 
     ingress: Ingress
@@ -89,13 +89,13 @@ class NetworkStep(Step):
 
     def apply(self, ctx: StepContext) -> None:
         survey = self._survey(ctx)
-        self.blocked(survey.plan)
+        self.blocked(survey.plan, ctx)
         missing = [role for role, found in survey.own.items() if found is None]
         for role in missing:
             self._create_group(ctx, survey.vpc_id, role)
         if missing:  # plan the rules of the new groups, now that their ids exist
             survey = self._survey(ctx)
-            self.blocked(survey.plan)
+            self.blocked(survey.plan, ctx)
         for group in survey.own.values():
             if group is not None:
                 ours = reach.tagged_for(group, ctx.config.name)
@@ -305,9 +305,9 @@ class NetworkStep(Step):
         description = f"Airflow on ECS ({ctx.config.name}) to {target.what}"
         ingress = Ingress(target.group_ids[0], port, port, instances, description)
         consent = (
-            f"{target.what} does not admit the cluster's instances on port {port}: add an inbound "
-            f"rule to {ingress.group_id} (tcp {ingress.ports} from {ingress.source}), or run "
-            "`apply --yes` to let the wizard add it"
+            f"{target.what} does not admit the cluster's instances on port {port}: the wizard "
+            f"adds an inbound rule to {ingress.group_id} (tcp {ingress.ports} from "
+            f"{ingress.source}), a group this launch does not own; or add it yourself"
         )
         want = [_Rule(ingress, "update", consent)]
         if reach.covering_rule(rules, ingress):
@@ -348,8 +348,8 @@ class NetworkStep(Step):
             plan.actions.append(Action("no-op", RULE_KIND, str(ingress), detail))
             return
         plan.actions.append(Action(want.verb, RULE_KIND, str(ingress), ingress.description))
-        if want.consent and not ctx.yes:
-            plan.problems.append(want.consent)
+        if want.consent:
+            plan.consents.append(want.consent)
 
     def _authorize(self, ctx: StepContext, ingress: Ingress) -> None:
         try:
@@ -378,8 +378,8 @@ def _on_instances(survey: _Survey, ingress: Ingress) -> _Rule:
     if survey.instances_owner:
         consent = (
             f"security group {ingress.group_id} of {survey.instances_owner} does not admit "
-            f"{ingress.description} (tcp {ingress.ports} from {ingress.source}): add that inbound "
-            "rule to it, or run `apply --yes` to let the wizard add it"
+            f"{ingress.description}: the wizard adds an inbound rule to it (tcp {ingress.ports} "
+            f"from {ingress.source}), a group this launch does not own; or add it yourself"
         )
     return _Rule(ingress, "update", consent)
 

@@ -118,7 +118,7 @@ def plan_sql(
     import psycopg
 
     try:
-        with _connect(ctx, instance, "postgres", admin, read_only=True) as connection:
+        with connect(ctx, instance, "postgres", admin, read_only=True) as connection:
             found = _inspect(ctx, instance, connection, admin, password)
     except psycopg.Error as error:
         host, port = address(ctx, instance)
@@ -146,7 +146,7 @@ def run_sql(ctx: StepContext, instance: dict[str, Any], admin: str, password: st
 
     database = ctx.config.database
     role, name = sql.Identifier(database.username), sql.Identifier(database.database_name)
-    with _connect(ctx, instance, "postgres", admin) as connection:
+    with connect(ctx, instance, "postgres", admin) as connection:
         found = _inspect(ctx, instance, connection, admin, password)
         verifier = connection.pgconn.encrypt_password(
             password.encode(), database.username.encode(), b"scram-sha-256"
@@ -174,7 +174,7 @@ def run_sql(ctx: StepContext, instance: dict[str, Any], admin: str, password: st
                 connection.execute(statement)
                 ctx.progress(statement.as_string(connection).split(" WITH ")[0])
     if not found.schema_grant:
-        with _connect(ctx, instance, database.database_name, admin) as connection:
+        with connect(ctx, instance, database.database_name, admin) as connection:
             connection.execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(role))
         ctx.progress(f"GRANT ALL ON SCHEMA public TO {database.username}")
 
@@ -208,7 +208,7 @@ def sql_actions(ctx: StepContext, found: Found, note: str) -> list[Action]:
     ]
 
 
-def _connect(
+def connect(
     ctx: StepContext,
     instance: dict[str, Any],
     dbname: str,
@@ -262,7 +262,7 @@ def _inspect(
             {"user": user, "name": name},
         ).fetchone()
         found.database_grant = bool(row and row[0])
-        with _connect(ctx, instance, name, admin, read_only=True) as inside:
+        with connect(ctx, instance, name, admin, read_only=True) as inside:
             row = inside.execute(
                 "SELECT has_schema_privilege(%(user)s, 'public', 'CREATE')"
                 " AND has_schema_privilege(%(user)s, 'public', 'USAGE')",
@@ -271,7 +271,7 @@ def _inspect(
             found.schema_grant = bool(row and row[0])
     if found.role and password:
         try:  # the password in SSM already works: no ALTER ROLE
-            with _connect(
+            with connect(
                 ctx, instance, name if found.database else "postgres", password, user=user
             ):
                 found.password_ok = True

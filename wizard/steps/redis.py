@@ -21,7 +21,6 @@ from wizard.checklist import CHECKLIST
 from wizard.errors import WizardError
 from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
 from wizard.steps.broker import (
-    AUTH_REFUSED,
     REDIS_PORT,
     Broker,
     group_at,
@@ -200,7 +199,15 @@ class RedisStep(Step):
             self.blocked(checked)
             raise AssertionError("a broker problem that blocked nothing")  # pragma: no cover
         store_parameter(self, ctx, parameter, broker.url(redis), "broker_url")
-        ctx.progress(f"PING {endpoint}: {broker.ping() or 'PONG'}")
+        pinged = broker.ping()
+        if pinged.auth_refused:  # a real refusal: the URL just stored cannot work
+            raise WizardError(
+                f"The cache at {endpoint} refused the AUTH token in "
+                f"{broker.token_parameter or 'no parameter'} ({pinged.failure}).",
+                title=f"{self.title}: AUTH refused",
+                hint="Put the cache's token in that SecureString, then apply again.",
+            )
+        ctx.progress(pinged.line(endpoint))
         self._outputs(ctx, broker, parameter, security_group_id=security_group)
 
     def _outputs(self, ctx: StepContext, broker: Broker, parameter: str, **more: str) -> None:
@@ -301,20 +308,27 @@ class RedisStep(Step):
         return action
 
     def _ping(self, ctx: StepContext, plan: StepPlan, broker: Broker) -> None:
-        problem = broker.ping()
-        if problem is None:
+        pinged = broker.ping()
+        if not (pinged.failure or pinged.unchecked):
             plan.actions.append(Action("check", "redis:ping", broker.endpoint, "PONG"))
             return
-        if problem.startswith(AUTH_REFUSED):
+        if pinged.auth_refused:
             plan.problems.append(
                 f"airflow.secrets.redis_auth_token: the broker at {broker.endpoint} refused the "
-                f"AUTH token in {broker.token_parameter or 'no parameter'} ({problem}): put "
-                "the cache's token in that SecureString"
+                f"AUTH token in {broker.token_parameter or 'no parameter'} ({pinged.failure}): "
+                "put the cache's token in that SecureString"
+            )
+            return
+        if pinged.failure:
+            plan.warnings.append(
+                f"the broker at {broker.endpoint} failed the PING from here ({pinged.failure}): "
+                "check that the cache is up and that the config's endpoint, TLS and AUTH "
+                "settings are the cache's"
             )
             return
         plan.warnings.append(
-            f"cannot reach the broker at {broker.endpoint} from here ({problem}). That is "
-            "expected when the wizard runs outside the VPC, since ElastiCache has no public "
+            f"cannot check the broker at {broker.endpoint} from here ({pinged.unchecked}). That "
+            "is expected when the wizard runs outside the VPC, since ElastiCache has no public "
             "endpoint: it only means this machine cannot check the cache. The ECS instances "
             "reach it through the security groups the network step checks."
         )
