@@ -54,7 +54,7 @@ class SummaryScreen(Screen[None]):
         with VerticalScroll(id="summary"):
             yield Static("", id="summary-title")
             yield Static("", id="summary-access", markup=False)
-            yield Static("What this launch created", classes="pane-title")
+            yield Static("What this launch created", classes="pane-title", id="created-title")
             yield DataTable(id="created", cursor_type="row", zebra_stripes=True)
             yield Static("", id="summary-files", markup=False)
             with Horizontal(id="summary-buttons"):
@@ -81,6 +81,8 @@ class SummaryScreen(Screen[None]):
             self.query_one("#summary-title", Static).update(
                 "Dry run complete: every step previewed, nothing was changed."
             )
+            self.query_one("#summary-access", Static).update(DRY_RUN_MEANS)
+            self.query_one("#created-title").display = False
             table.display = False
             lines.append("To apply this launch, run the wizard without --dry-run, or headless:")
         else:
@@ -109,8 +111,8 @@ class SummaryScreen(Screen[None]):
             command_path(session.config_path), command_path(session.state_path)
         )
         lines.append(f"  {command}")
-        lines.append(f"Config: {display_path(session.config_path)}")
-        lines.append(f"State:  {display_path(session.state_path)}")
+        lines.append(f"Config: {display_path(session.config_path)}{_missing(session.config_path)}")
+        lines.append(f"State:  {display_path(session.state_path)}{_missing(session.state_path)}")
         self.query_one("#summary-files", Static).update("\n".join(lines))
 
     @on(Button.Pressed, "#back")
@@ -146,6 +148,21 @@ class SummaryScreen(Screen[None]):
         self.query_one("#summary-files", Static).update(
             f"{self.query_one('#summary-files', Static).content}\nExported to {folder}"
         )
+
+
+DRY_RUN_MEANS = (
+    "A dry run reads the account and previews every step; it creates nothing, changes nothing "
+    "and writes no state file. The previews you confirmed are what an apply would do now."
+)
+
+
+def _missing(path: Path) -> str:
+    """What a path on the summary is when there is no file there yet."""
+    if path.exists():
+        return ""
+    if path.suffix == ".json":
+        return "  (none yet: an apply writes it)"
+    return "  (not saved yet)"
 
 
 STATUS_WORDS = {
