@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.app import App, ComposeResult
 
 from screens.app import WizardApp, WizardOptions
+from screens.launch import LaunchScreen
 from screens.preview import PreviewPane
 from screens.summary import SummaryScreen
 from tests.tui_support import screen_text, wait_for
@@ -69,3 +71,102 @@ async def test_while_the_next_preview_plans_the_previous_steps_actions_are_gone(
         assert "Actions" not in text  # no tab of the previous preview either
         await pane.show(Preview(StepPlan("image", actions=[Action("create", "ecr:repo", "x")])))
         await wait_for(pilot, lambda: "ecr:repo" in screen_text(app))
+
+
+def _half_done(tmp_path: Path, example_data: dict[str, Any], endpoint: str) -> Path:
+    """A launch in ./launches with four steps applied; its state file."""
+    from wizard.state import StateFile
+
+    folder = tmp_path / "launches"
+    folder.mkdir()
+    data = {**example_data, "aws": {**example_data["aws"], "endpoint_url": endpoint}}
+    save_config(LaunchConfig.model_validate(data), folder / "airflow-staging.toml")
+    state = StateFile.create(
+        folder / "airflow-staging.state.json",
+        launch="airflow-staging",
+        account_id="123456789012",
+        region="us-east-1",
+        config_digest="test",
+    )
+    for step in ("account", "network", "iam", "s3_layout"):
+        state.start_step(step)
+        state.finish_step(step)
+    return folder / "airflow-staging.state.json"
+
+
+async def test_ctrl_q_on_a_half_done_launch_leaves_the_commands_that_resume_it(
+    tmp_path: Path,
+    example_data: dict[str, Any],
+    aws_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    state = _half_done(tmp_path, example_data, aws_endpoint)
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=state))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: any(isinstance(s, LaunchScreen) for s in app.screen_stack))
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: app.return_code is not None)
+    assert app.return_code == 0
+    lines = app.farewell.splitlines()
+    assert lines[0] == "The launch airflow-staging is saved, 4 of 12 steps applied."
+    assert "  airflow-ecs-wizard --state launches/airflow-staging.state.json" in lines
+    assert (
+        "  airflow-ecs-wizard apply --config launches/airflow-staging.toml "
+        "--state launches/airflow-staging.state.json --yes"
+    ) in lines
+    # each command, as printed, names files that are there
+    assert (tmp_path / "launches" / "airflow-staging.toml").exists() and state.exists()
+
+
+async def test_ctrl_q_on_the_start_screen_prints_nothing(tmp_path: Path) -> None:
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: app.return_code is not None)
+    assert app.farewell == ""
+
+
+def test_after_ctrl_q_the_terminal_keeps_the_resume_commands(
+    tmp_path: Path, example_data: dict[str, Any], aws_endpoint: str
+) -> None:
+    """In a real terminal (tmux): the commands are printed once the full screen is gone."""
+    import os
+    import sys
+
+    from tests.terminal import terminal, tmux_path
+
+    if tmux_path() is None:
+        pytest.fail("tmux is not installed (apt-get install -y tmux)")
+    state = _half_done(tmp_path, example_data, aws_endpoint)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}  # this tree's code
+    command = [sys.executable, "-m", "wizard.cli", "--state", str(state)]
+    with terminal(command, width=120, height=30, env=env, cwd=tmp_path) as term:
+        term.wait_for_text("Step 5 of 12", timeout=60)
+        term.send("C-q")
+        assert term.wait_for_exit(timeout=30) == 0
+        printed = term.last_screen
+    assert "The launch airflow-staging is saved, 4 of 12 steps applied." in printed
+    assert "airflow-ecs-wizard --state launches/airflow-staging.state.json" in printed
+    assert (
+        "airflow-ecs-wizard apply --config launches/airflow-staging.toml "
+        "--state launches/airflow-staging.state.json --yes"
+    ) in printed
+
+
+def test_a_sandbox_launch_is_resumed_through_the_sandbox(
+    tmp_path: Path, example_data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sandbox launch's endpoint lives only while a sandbox runs: the commands start one."""
+    from screens.farewell import farewell
+
+    monkeypatch.chdir(tmp_path)
+    state = _half_done(tmp_path, example_data, "http://127.0.0.1:5999")
+    session = WizardSession(
+        LaunchConfig.model_validate(example_data), state.with_name("airflow-staging.toml")
+    )
+    lines = farewell(session, sandbox=True, sandbox_folder=tmp_path / "my sandbox").splitlines()
+    assert "  airflow-ecs-wizard --sandbox --folder 'my sandbox'" in lines
+    assert "  airflow-ecs-wizard sandbox --folder 'my sandbox'" in lines
+    assert lines[-1].startswith("  airflow-ecs-wizard apply --config launches/airflow-staging.toml")
+    assert farewell(WizardSession(session.config, session.config_path, dry_run=True)) == ""
