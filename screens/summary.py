@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, ScrollableContainer, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static
@@ -34,8 +34,12 @@ class SummaryScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back to the steps"),
         Binding("e", "export", "Export files", show=False),
+        Binding("c", "copy_replay", "Copy the replay command"),
     ]
-    COMMANDS_HELP: ClassVar[dict[str, str]] = {"export": "Write every rendered file (render --out)"}
+    COMMANDS_HELP: ClassVar[dict[str, str]] = {
+        "export": "Write every rendered file (render --out)",
+        "copy_replay": "Copy the headless replay command to the clipboard",
+    }
 
     class Exported(Message):
         """The files were written."""
@@ -56,6 +60,10 @@ class SummaryScreen(Screen[None]):
             yield Static("", id="summary-access", markup=False)
             yield Static("What this launch created", classes="pane-title", id="created-title")
             yield DataTable(id="created", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="summary-replay", markup=False)
+            # the command on one line that scrolls sideways: never wrapped mid-argument
+            with ScrollableContainer(id="replay-line"):
+                yield Static("", id="replay-command", markup=False)
             yield Static("", id="summary-files", markup=False)
             with Horizontal(id="summary-buttons"):
                 if self.session.dry_run:
@@ -77,6 +85,7 @@ class SummaryScreen(Screen[None]):
         session = self.session
         table = self.query_one("#created", DataTable)
         lines = []
+        replay = self.query_one("#summary-replay", Static)
         if session.dry_run:
             self.query_one("#summary-title", Static).update(
                 "Dry run complete: every step previewed, nothing was changed."
@@ -84,7 +93,9 @@ class SummaryScreen(Screen[None]):
             self.query_one("#summary-access", Static).update(DRY_RUN_MEANS)
             self.query_one("#created-title").display = False
             table.display = False
-            lines.append("To apply this launch, run the wizard without --dry-run, or headless:")
+            replay.update(
+                "To apply this launch, run the wizard without --dry-run, or headless (c copies it):"
+            )
         else:
             summary = session.summary()
             shown = (
@@ -106,14 +117,24 @@ class SummaryScreen(Screen[None]):
                         else "-"
                     )
                     table.add_row(row.kind, link, row.id)
-            lines.append("Replay this launch headless (it applies nothing that is applied):")
-        command = replay_command(
-            command_path(session.config_path), command_path(session.state_path)
-        )
-        lines.append(f"  {command}")
+            replay.update(
+                "Replay this launch headless (it applies nothing that is applied; c copies it):"
+            )
+        self.query_one("#replay-command", Static).update(self.replay_command)
         lines.append(f"Config: {display_path(session.config_path)}{_missing(session.config_path)}")
         lines.append(f"State:  {display_path(session.state_path)}{_missing(session.state_path)}")
         self.query_one("#summary-files", Static).update("\n".join(lines))
+
+    @property
+    def replay_command(self) -> str:
+        """The headless command that applies this launch, as the user copies it."""
+        session = self.session
+        return replay_command(command_path(session.config_path), command_path(session.state_path))
+
+    def action_copy_replay(self) -> None:
+        """Put the replay command on the clipboard (the terminal's, through OSC 52)."""
+        self.app.copy_to_clipboard(self.replay_command)
+        self.notify(self.replay_command, title="Copied to the clipboard", markup=False)
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:

@@ -170,3 +170,36 @@ def test_a_sandbox_launch_is_resumed_through_the_sandbox(
     assert "  airflow-ecs-wizard sandbox --folder 'my sandbox'" in lines
     assert lines[-1].startswith("  airflow-ecs-wizard apply --config launches/airflow-staging.toml")
     assert farewell(WizardSession(session.config, session.config_path, dry_run=True)) == ""
+
+
+async def test_the_replay_command_stays_whole_on_one_line_and_copies(
+    tmp_path: Path, example_data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80 columns the command is wider than the screen: it scrolls sideways on its own
+    line, never wrapped mid-argument, and `c` puts it whole on the clipboard."""
+    from textual.containers import ScrollableContainer
+
+    monkeypatch.chdir(tmp_path)
+    session = _session(tmp_path, example_data, dry_run=True)
+    command = (
+        "airflow-ecs-wizard apply --config launches/airflow-staging.toml "
+        "--state launches/airflow-staging.state.json --yes"
+    )
+    assert len(command) > 80
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", dry_run=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(SummaryScreen(session))
+        await wait_for(pilot, lambda: "airflow-ecs-wizard apply" in screen_text(app), interval=0.2)
+        rows = screen_text(app).splitlines()
+        row = next(i for i, line in enumerate(rows) if "airflow-ecs-wizard apply" in line)
+        assert "--state" not in rows[row + 1]  # not wrapped onto the next line
+        assert ".state.json" not in rows[row + 1]
+        line = next(
+            c for c in app.screen.query(ScrollableContainer) if c.max_scroll_x > 0 and c.region
+        )
+        line.scroll_to(x=line.max_scroll_x, animate=False)
+        await pilot.pause()
+        assert screen_text(app).splitlines()[row].rstrip().endswith("--yes")
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.clipboard == command
