@@ -26,7 +26,7 @@ while you fill in the next form.
 | `ctrl+s` | the launch's summary (once it has a state) |
 | `ctrl+p` | the command palette: every action by name |
 | `f1` | this help |
-| `ctrl+q` | quit at once: the config and the state are saved as you go; a launch not finished gets the commands that resume it printed |
+| `ctrl+q` | quit at once (saved as you go); an unfinished launch prints how to resume it |
 
 **Resume**: run the wizard again and pick the launch on the start screen (or `--state FILE`):
 it continues at the first step that has not applied; applied steps are not applied again.
