@@ -12,10 +12,12 @@ from textual.app import App, ComposeResult
 from screens.app import WizardApp, WizardOptions
 from screens.launch import LaunchScreen
 from screens.preview import PreviewPane
+from screens.progress import ApplyProgress
 from screens.summary import SummaryScreen
 from tests.tui_support import screen_text, wait_for
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
+from wizard.runner import StepEvent
 from wizard.session import Preview, WizardSession
 from wizard.steps.base import Action, StepPlan
 
@@ -203,3 +205,42 @@ async def test_the_replay_command_stays_whole_on_one_line_and_copies(
         await pilot.press("c")
         await pilot.pause()
         assert app.clipboard == command
+
+
+class ProgressApp(App[None]):
+    CSS_PATH = Path(__file__).parent.parent / "screens" / "wizard.tcss"
+    CSS = "ApplyProgress { height: 20; }"
+
+    def compose(self) -> ComposeResult:
+        yield ApplyProgress(id="progress")
+
+
+async def test_a_waiting_line_is_logged_once_with_a_counter_and_its_elapsed_time() -> None:
+    from textual.widgets import RichLog
+
+    app = ProgressApp()
+    async with app.run_test(size=(120, 24)) as pilot:
+        progress = app.query_one(ApplyProgress)
+        now = [1000.0]
+        progress.clock = lambda: now[0]
+        progress.record(StepEvent("redis", "started"))
+        for second in range(0, 150, 5):  # every 5 s for 150 s: 30 reports
+            now[0] = 1000.0 + second
+            progress.record(
+                StepEvent("redis", "progress", f"replication group a: creating ({second} s)")
+            )
+            progress.record(StepEvent("services", "progress", "waiting for container instances"))
+        await pilot.pause()
+        text = screen_text(app)
+        assert text.count("replication group a: creating") == 2  # the log, the running line
+        assert text.count("waiting for container instances") == 2
+        log = "\n".join(line.text for line in app.query_one("#log", RichLog).lines)
+        assert log.count("replication group a: creating") == 1
+        assert "(0 s)" not in log  # the elapsed time is the running line's, kept current
+        assert "replication group a: creating (30 times, for 145 s)" in text
+        now[0] = 1160.0  # the running line keeps counting between reports
+        progress.record(StepEvent("redis", "progress", "replication group a: available (160 s)"))
+        await pilot.pause()
+        log = "\n".join(line.text for line in app.query_one("#log", RichLog).lines)
+        assert "replication group a: available" in log  # news is logged
+        assert " times, for " not in screen_text(app)  # news is no repeat
