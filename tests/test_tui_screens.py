@@ -244,3 +244,54 @@ async def test_a_waiting_line_is_logged_once_with_a_counter_and_its_elapsed_time
         log = "\n".join(line.text for line in app.query_one("#log", RichLog).lines)
         assert "replication group a: available" in log  # news is logged
         assert "replication group a: available (" not in screen_text(app)  # news, no repeat
+
+
+async def test_at_80x24_the_sidebar_folds_into_a_true_line_and_the_form_has_room(
+    tmp_path: Path,
+    example_data: dict[str, Any],
+    aws_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from wizard.state import StateFile
+
+    monkeypatch.chdir(tmp_path)
+    state_path = _half_done(tmp_path, example_data, aws_endpoint)
+    state = StateFile.open(state_path)
+    state.start_step("redis")
+    state.fail_step("redis", "replication group airflow-staging is create-failed")
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=state_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        await wait_for(pilot, lambda: "Step 5 of 12" in screen_text(app), interval=0.2)
+        await wait_for(pilot, lambda: "^y Confirm" in screen_text(app), interval=0.2)
+        text = screen_text(app)
+        # what the folded sidebar says is what the state holds
+        assert "airflow-staging: 4 of 12 applied, 1 failed · ctrl+t: all steps" in text
+        assert sorted(screen.session.applied()) == ["account", "iam", "network", "s3_layout"]
+        assert "Task execution and task roles" not in text  # the sidebar is folded away
+        assert screen.query_one("#form-holder").size.width >= 30  # was 17 beside the sidebar
+        assert screen.query_one(PreviewPane).size.width >= 30
+        assert screen.query_one("StepForm").size.height >= 8  # was 5 under the buttons
+        assert "Confirm and apply" not in text  # the buttons gave way to their keys (footer)
+        await pilot.press("ctrl+t")  # what the line promises
+        await wait_for(pilot, lambda: "Task execution and task roles" in screen_text(app))
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: "Task execution and task roles" not in screen_text(app))
+
+
+async def test_at_full_size_the_sidebar_stays(
+    tmp_path: Path, example_data: dict[str, Any], aws_endpoint: str
+) -> None:
+    from wizard.steps import STEPS
+
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches"))
+    async with app.run_test(size=(140, 42)) as pilot:
+        data = {**example_data, "aws": {**example_data["aws"], "endpoint_url": aws_endpoint}}
+        session = _session(tmp_path, data, dry_run=True)
+        await app.push_screen(LaunchScreen(session))
+        await wait_for(pilot, lambda: "Step 1 of 12" in screen_text(app), interval=0.2)
+        text = screen_text(app)
+        assert all(step.title in text for step in STEPS.values())
+        assert "ctrl+t: all steps" not in text

@@ -114,6 +114,21 @@ def test_step_form(snap_compare: Any, seeded: Path, here: Path) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+def test_step_form_at_80x24(snap_compare: Any, seeded: Path, here: Path) -> None:
+    """The database step at 80x24, many users' default terminal: no sidebar, but the line
+    "airflow-staging: 0 of 12 applied · ctrl+t: all steps"; the form (the mode select showing
+    "existing", the RDS instance listed from the account) and the preview ("3 change(s) to
+    apply", the Actions tab with the check of staging-rds and the SSM parameters it creates)
+    side by side, each about half the width; no buttons (the footer lists their keys) and a
+    short progress pane saying "Nothing is applying."."""
+
+    async def run_before(pilot: Any) -> None:
+        await _open_step(pilot, "database")
+
+    app = _app(here / "launches", template=seeded)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 def test_preview_with_a_diff(snap_compare: Any, seeded: Path, here: Path) -> None:
     """The cluster step patching the console-made stack: the preview's tab "diff
     Infra-ECS-Cluster-airflow-console" is open and shows, as a unified diff, the launch
