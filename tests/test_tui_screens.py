@@ -295,3 +295,41 @@ async def test_at_full_size_the_sidebar_stays(
         text = screen_text(app)
         assert all(step.title in text for step in STEPS.values())
         assert "ctrl+t: all steps" not in text
+
+
+async def test_steps_6_7_and_12_open_at_their_first_field(
+    aws_endpoint: str, tmp_path: Path
+) -> None:
+    """Arriving from the previous step with its last field focused (a user who edited it and
+    pressed ctrl+y), the next form opens at its top: its first field's label is on screen."""
+    from screens.step_form import StepForm
+    from tests.tui_support import seeded_template
+    from wizard.questions import questions
+
+    template = seeded_template(aws_endpoint, tmp_path)
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", template=template, dry_run=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        for before, step in (
+            ("bootstrap", "database"),
+            ("database", "redis"),
+            ("task_definitions", "services"),
+        ):
+            await screen.show_step(before)
+            await wait_for(pilot, lambda: screen.preview is not None, timeout=60)
+            form = screen.query_one(StepForm)
+            fields = [w for w in form.query("Input, Select, Switch") if w.focusable]
+            fields[-1].focus()  # the previous form scrolled to its end
+            await pilot.pause()
+            await pilot.press("ctrl+y")
+            await wait_for(
+                pilot, lambda s=step: screen.step == s and screen.preview is not None, timeout=60
+            )
+            await pilot.pause(0.3)  # the choices listed from the account are in
+            form = screen.query_one(StepForm)
+            assert form.scroll_y == 0, step
+            first = questions(step)[0].label
+            assert first in screen_text(app), (step, first)
