@@ -24,6 +24,8 @@ while you fill in the next form.
 | `ctrl+y` | confirm the preview and go on (apply, or just go on in a dry run) |
 | `ctrl+b` | back to the previous step |
 | `ctrl+s` | the launch's summary (once it has a state) |
+| `ctrl+t` | the list of steps, where a narrow terminal (under 110 columns) folds it away |
+| `c` | on the summary: copy the headless replay command |
 | `ctrl+p` | the command palette: every action by name |
 | `f1` | this help |
 | `ctrl+q` | quit at once (saved as you go); an unfinished launch prints how to resume it |
