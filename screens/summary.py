@@ -58,11 +58,14 @@ class SummaryScreen(Screen[None]):
         with VerticalScroll(id="summary"):
             yield Static("", id="summary-title")
             yield Static("", id="summary-access", markup=False)
+            with ScrollableContainer(id="password-line", classes="command-line"):
+                yield Static("", id="password-command", markup=False)
+            yield Static("", id="summary-warnings", markup=False)
             yield Static("What this launch created", classes="pane-title", id="created-title")
             yield DataTable(id="created", cursor_type="row", zebra_stripes=True)
             yield Static("", id="summary-replay", markup=False)
             # the command on one line that scrolls sideways: never wrapped mid-argument
-            with ScrollableContainer(id="replay-line"):
+            with ScrollableContainer(id="replay-line", classes="command-line"):
                 yield Static("", id="replay-command", markup=False)
             yield Static("", id="summary-files", markup=False)
             with Horizontal(id="summary-buttons"):
@@ -73,6 +76,7 @@ class SummaryScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#password-line").display = False
         self.query_one("#created", DataTable).add_columns("kind", "console", "id")
         self._shown: tuple[object, ...] = ()
         self.show_summary()
@@ -109,6 +113,12 @@ class SummaryScreen(Screen[None]):
             title.set_class(summary is None or not summary.up, "-not-up")
             if summary is not None:
                 self.query_one("#summary-access", Static).update(_access(summary))
+                command = summary.password_command if summary.up else ""
+                self.query_one("#password-command", Static).update(command)
+                self.query_one("#password-line").display = bool(command)
+                self.query_one("#summary-warnings", Static).update(
+                    "\n".join(f"Warning: {warning}" for warning in summary.warnings)
+                )
                 table.clear()
                 for row in summary.created:
                     link = (
@@ -208,10 +218,6 @@ def _access(summary: LaunchSummary) -> str:
     else:
         if summary.web_url:
             lines.append(f"Airflow UI: {summary.web_url}")
-        if summary.password_command:
-            lines.append(
-                f"Log in as {summary.admin_username}; fetch the password from SSM:\n"
-                f"  {summary.password_command}"
-            )
-    lines += [f"Warning: {warning}" for warning in summary.warnings]
+        if summary.password_command:  # the command itself: on its own line, below
+            lines.append(f"Log in as {summary.admin_username}; fetch the password from SSM:")
     return "\n".join(lines)

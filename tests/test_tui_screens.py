@@ -333,3 +333,39 @@ async def test_steps_6_7_and_12_open_at_their_first_field(
             assert form.scroll_y == 0, step
             first = questions(step)[0].label
             assert first in screen_text(app), (step, first)
+
+
+async def test_the_password_command_is_whole_on_its_own_line(
+    tmp_path: Path, example_data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow is up: the command that fetches the Admin password is one line that scrolls
+    sideways (copied from a terminal, a wrapped command breaks mid-argument)."""
+    from wizard.checklist import CHECKLIST
+    from wizard.state import StateFile
+
+    monkeypatch.chdir(tmp_path)
+    state_path = _half_done(tmp_path, example_data, "http://127.0.0.1:1")
+    state = StateFile.open(state_path)
+    for step in CHECKLIST:
+        if step not in state.applied_steps():
+            state.start_step(step)
+            state.finish_step(step)
+    state.set_outputs(
+        "services", web_url="http://internal-web.elb.amazonaws.com", web_health="healthy"
+    )
+    session = WizardSession(
+        LaunchConfig.model_validate(example_data), state_path.with_name("airflow-staging.toml")
+    )
+    summary = session.summary()
+    assert summary is not None and summary.up and len(summary.password_command) > 80
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(SummaryScreen(session))
+        await wait_for(pilot, lambda: "Airflow is up." in screen_text(app), interval=0.2)
+        rows = screen_text(app).splitlines()
+        row = next(i for i, line in enumerate(rows) if "aws ssm get-parameter" in line)
+        assert "--output text" not in rows[row + 1]  # not wrapped onto the next line
+        line = app.screen.query_one("#password-line")
+        line.scroll_to(x=line.max_scroll_x, animate=False)
+        await pilot.pause()
+        assert screen_text(app).splitlines()[row].rstrip().endswith("--output text")
