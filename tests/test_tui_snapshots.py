@@ -193,9 +193,9 @@ def test_summary(snap_compare: Any, launched: WizardSession, here: Path) -> None
     "Airflow is up.", the Airflow UI address, "Log in as admin" with the
     `aws ssm get-parameter` command (never the password) on its own line, cut at the right
     edge with a horizontal scrollbar under it (it scrolls, never wraps), the warning that logins
-    cross the VPC in cleartext (an internal load balancer without a certificate), the table of created
-    resources with console links, the replay command and the ~/launches paths, and the config
-    and state paths."""
+    cross the VPC in cleartext (an internal load balancer without a certificate), the table of
+    created resources with console links, the replay command and the ~/launches paths, and the
+    config and state paths."""
     assert launched.state_path.exists()
     state = StateFile.open(launched.state_path)
     for step in CHECKLIST:
