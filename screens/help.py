@@ -24,11 +24,9 @@ while you fill in the next form.
 | `ctrl+y` | confirm the preview and go on (apply, or just go on in a dry run) |
 | `ctrl+b` | back to the previous step |
 | `ctrl+s` | the launch's summary (once it has a state) |
-| `ctrl+t` | the list of steps, where a narrow terminal (under 110 columns) folds it away |
-| `c` | on the summary: copy the headless replay command |
 | `ctrl+p` | the command palette: every action by name |
 | `f1` | this help |
-| `ctrl+q` | quit at once (saved as you go); an unfinished launch prints how to resume it |
+| `ctrl+q` | quit at once: the config and the state are saved as you go |
 
 **Resume**: run the wizard again and pick the launch on the start screen (or `--state FILE`):
 it continues at the first step that has not applied; applied steps are not applied again.
@@ -37,7 +35,11 @@ it continues at the first step that has not applied; applied steps are not appli
 file with `render`.
 
 **Headless**: the same launch runs without the UI with
-`airflow-ecs-wizard apply --config NAME.toml --state NAME.state.json --yes`.
+`airflow-ecs-wizard apply --config NAME.toml --state NAME.state.json --yes`. On the summary, `c`
+copies that command; `ctrl+q` on an unfinished launch prints it, and the wizard's, as it quits.
+
+**A narrow terminal** (under 110 columns): the list of steps folds into one line of counts;
+`ctrl+t` shows it.
 """
 
 
