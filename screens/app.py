@@ -147,7 +147,7 @@ class WizardApp(App[int]):
             elif choice == "skip" and skip is not None:
                 skip()
             elif choice == "quit":
-                self.exit(1)
+                self.leave(1)
 
         self.push_screen(
             ErrorModal(error, can_retry=retry is not None, can_skip=skip is not None), chosen
@@ -157,6 +157,11 @@ class WizardApp(App[int]):
 
     async def action_quit(self) -> None:
         """Quit at once; a launch left half done gets its resume commands printed after."""
+        self.leave(0)
+
+    def leave(self, status: int) -> None:
+        """Exit with `status`; every way out (ctrl+q, the error dialog's and the summary's
+        Quit) leaves the commands that resume an unfinished launch, printed after the app."""
         from screens.farewell import farewell
         from wizard.session import WizardSession
 
@@ -174,7 +179,7 @@ class WizardApp(App[int]):
                 sandbox=self.options.sandbox,
                 sandbox_folder=self.options.folder if self.options.sandbox else None,
             )
-        self.exit(0)
+        self.exit(status)
 
     def action_help(self) -> None:
         from screens.help import HelpScreen

@@ -154,7 +154,7 @@ class SummaryScreen(Screen[None]):
 
     @on(Button.Pressed, "#quit")
     def _quit(self) -> None:
-        self.app.exit(0)
+        cast("WizardApp", self.app).leave(0)
 
     @on(Button.Pressed, "#rehearse")
     def _rehearse(self) -> None:

@@ -369,3 +369,26 @@ async def test_the_password_command_is_whole_on_its_own_line(
         line.scroll_to(x=line.max_scroll_x, animate=False)
         await pilot.pause()
         assert screen_text(app).splitlines()[row].rstrip().endswith("--output text")
+
+
+async def test_quit_from_the_error_dialog_also_leaves_the_resume_commands(
+    tmp_path: Path,
+    example_data: dict[str, Any],
+    aws_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from screens.modals import ErrorModal
+    from wizard.errors import WizardError
+
+    monkeypatch.chdir(tmp_path)
+    state = _half_done(tmp_path, example_data, aws_endpoint)
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=state))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: any(isinstance(s, LaunchScreen) for s in app.screen_stack))
+        app.show_error(WizardError("AWS refused", title="Refused"), retry=lambda: None)
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
+        await wait_for(pilot, lambda: "Quit (state saved)" in screen_text(app), interval=0.2)
+        await pilot.click("#quit")
+        await wait_for(pilot, lambda: app.return_code is not None)
+    assert app.return_value == 1  # run_wizard's exit status
+    assert "  airflow-ecs-wizard --state launches/airflow-staging.state.json" in app.farewell
