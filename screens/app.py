@@ -73,6 +73,8 @@ class WizardApp(App[int]):
         self.sandbox_folder: Path | None = None
         """Where the sandbox keeps its account and launches, once it is ready."""
         self._sandbox: Sandbox | None = None
+        self.farewell = ""
+        """What to print after the app exits: how to resume a launch quit half done."""
         if self.options.dry_run:
             self.sub_title = "DRY RUN: previews only, nothing is changed"
 
@@ -145,13 +147,39 @@ class WizardApp(App[int]):
             elif choice == "skip" and skip is not None:
                 skip()
             elif choice == "quit":
-                self.exit(1)
+                self.leave(1)
 
         self.push_screen(
             ErrorModal(error, can_retry=retry is not None, can_skip=skip is not None), chosen
         )
 
     # Actions
+
+    async def action_quit(self) -> None:
+        """Quit at once; a launch left half done gets its resume commands printed after."""
+        self.leave(0)
+
+    def leave(self, status: int) -> None:
+        """Exit with `status`; every way out (ctrl+q, the error dialog's and the summary's
+        Quit) leaves the commands that resume an unfinished launch, printed after the app."""
+        from screens.farewell import farewell
+        from wizard.session import WizardSession
+
+        session = next(
+            (
+                screen.session
+                for screen in reversed(self.screen_stack)
+                if isinstance(getattr(screen, "session", None), WizardSession)
+            ),
+            None,
+        )
+        if session is not None:
+            self.farewell = farewell(
+                session,
+                sandbox=self.options.sandbox,
+                sandbox_folder=self.options.folder if self.options.sandbox else None,
+            )
+        self.exit(status)
 
     def action_help(self) -> None:
         from screens.help import HelpScreen
@@ -185,5 +213,8 @@ def run_wizard(
         folder=folder,
         template=template,
     )
-    result = WizardApp(options).run()
+    app = WizardApp(options)
+    result = app.run()
+    if app.farewell:
+        print(f"\n{app.farewell}", flush=True)
     return int(result or 0)

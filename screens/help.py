@@ -35,7 +35,11 @@ it continues at the first step that has not applied; applied steps are not appli
 file with `render`.
 
 **Headless**: the same launch runs without the UI with
-`airflow-ecs-wizard apply --config NAME.toml --state NAME.state.json --yes`.
+`airflow-ecs-wizard apply --config NAME.toml --state NAME.state.json --yes`. On the summary, `c`
+copies that command; `ctrl+q` on an unfinished launch prints it, and the wizard's, as it quits.
+
+**A narrow terminal** (under 110 columns): the list of steps folds into one line of counts;
+`ctrl+t` shows it.
 """
 
 

@@ -50,6 +50,14 @@ DESCRIPTIONS = {
 }
 
 
+WIDTHS = [(0, "-narrow"), (110, "-wide")]
+"""Below 110 columns the sidebar folds into one line (ctrl+t shows it), so the form and the
+preview share the width."""
+HEIGHTS = [(0, "-short"), (32, "-tall")]
+"""Below 32 rows the buttons give way to their keys (the footer lists them), and the progress
+pane shrinks, so the form keeps its height."""
+
+
 class LaunchScreen(Screen[None]):
     """The steps of one launch."""
 
@@ -58,12 +66,16 @@ class LaunchScreen(Screen[None]):
         Binding("ctrl+y", "confirm", "Confirm", priority=True),
         Binding("ctrl+b", "back", "Back", priority=True),
         Binding("ctrl+s", "summary", "Summary"),
+        Binding("ctrl+t", "toggle_steps", "Steps", show=False),
     ]
+    HORIZONTAL_BREAKPOINTS = WIDTHS
+    VERTICAL_BREAKPOINTS = HEIGHTS
     COMMANDS_HELP: ClassVar[dict[str, str]] = {
         "preview": "Preview the step with the form's values",
         "confirm": "Confirm the preview and go on",
         "back": "Back to the previous step",
         "summary": "The launch's summary",
+        "toggle_steps": "Show or hide the list of steps",
     }
 
     class Discovered(Message):
@@ -117,6 +129,7 @@ class LaunchScreen(Screen[None]):
                 yield Static(self.session.config.name, id="launch-name")
                 yield StepList(id="steps")
             with Vertical(id="main"):
+                yield Static("", id="steps-compact", markup=False)
                 yield Static("", id="step-title")
                 yield Static("", id="step-description")
                 with Horizontal(id="step-body"):
@@ -162,8 +175,26 @@ class LaunchScreen(Screen[None]):
         self.run_preview()
 
     def refresh_statuses(self) -> None:
-        """The sidebar shows each step's status now."""
-        self.query_one("#steps", StepList).show(self.session.statuses())
+        """The sidebar shows each step's status now (folded, one line of counts)."""
+        statuses = self.session.statuses()
+        self.query_one("#steps", StepList).show(statuses)
+        counts = [
+            f"{sum(status == word for status in statuses.values())} {word}"
+            for word in ("running", "failed")
+            if word in statuses.values()
+        ]
+        applied = sum(status == "applied" for status in statuses.values())
+        done = "previewed" if self.session.dry_run else "applied"
+        if self.session.dry_run:
+            applied = len(self.session.confirmed)
+        self.query_one("#steps-compact", Static).update(
+            ", ".join([f"{self.session.config.name}: {applied} of {len(STEPS)} {done}", *counts])
+            + " · ctrl+t: all steps"
+        )
+
+    def action_toggle_steps(self) -> None:
+        """Show or hide the sidebar where it is folded away (a narrow terminal)."""
+        self.toggle_class("-show-steps")
 
     @on(StepList.StepChosen)
     async def _step_chosen(self, event: StepList.StepChosen) -> None:

@@ -62,7 +62,9 @@ class PreviewPane(Vertical):
         self.query_one("#preview-loading").display = False
 
     def planning(self) -> None:
-        """A preview is being made."""
+        """A preview is being made: the previous one (maybe another step's) is hidden."""
+        self.query_one("#preview-tabs").display = False
+        self.remove_class("-blocked", "-stale")
         self.query_one("#preview-loading").display = True
         self.query_one("#preview-status", Static).update("Planning against the account…")
 

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, ScrollableContainer, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static
@@ -34,8 +34,12 @@ class SummaryScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back to the steps"),
         Binding("e", "export", "Export files", show=False),
+        Binding("c", "copy_replay", "Copy the replay command"),
     ]
-    COMMANDS_HELP: ClassVar[dict[str, str]] = {"export": "Write every rendered file (render --out)"}
+    COMMANDS_HELP: ClassVar[dict[str, str]] = {
+        "export": "Write every rendered file (render --out)",
+        "copy_replay": "Copy the headless replay command to the clipboard",
+    }
 
     class Exported(Message):
         """The files were written."""
@@ -54,8 +58,15 @@ class SummaryScreen(Screen[None]):
         with VerticalScroll(id="summary"):
             yield Static("", id="summary-title")
             yield Static("", id="summary-access", markup=False)
-            yield Static("What this launch created", classes="pane-title")
+            with ScrollableContainer(id="password-line", classes="command-line"):
+                yield Static("", id="password-command", markup=False)
+            yield Static("", id="summary-warnings", markup=False)
+            yield Static("What this launch created", classes="pane-title", id="created-title")
             yield DataTable(id="created", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="summary-replay", markup=False)
+            # the command on one line that scrolls sideways: never wrapped mid-argument
+            with ScrollableContainer(id="replay-line", classes="command-line"):
+                yield Static("", id="replay-command", markup=False)
             yield Static("", id="summary-files", markup=False)
             with Horizontal(id="summary-buttons"):
                 if self.session.dry_run:
@@ -67,6 +78,7 @@ class SummaryScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#password-line").display = False
         self.query_one("#created", DataTable).add_columns("kind", "console", "id")
         self._shown: tuple[object, ...] = ()
         self.show_summary()
@@ -79,12 +91,17 @@ class SummaryScreen(Screen[None]):
         session = self.session
         table = self.query_one("#created", DataTable)
         lines = []
+        replay = self.query_one("#summary-replay", Static)
         if session.dry_run:
             self.query_one("#summary-title", Static).update(
                 "Dry run complete: every step previewed, nothing was changed."
             )
+            self.query_one("#summary-access", Static).update(DRY_RUN_MEANS)
+            self.query_one("#created-title").display = False
             table.display = False
-            lines.append("To apply this launch, run the wizard without --dry-run, or headless:")
+            replay.update(
+                "To apply this launch, run the wizard without --dry-run, or headless (c copies it):"
+            )
         else:
             summary = session.summary()
             shown = (
@@ -98,6 +115,12 @@ class SummaryScreen(Screen[None]):
             title.set_class(summary is None or not summary.up, "-not-up")
             if summary is not None:
                 self.query_one("#summary-access", Static).update(_access(summary))
+                command = summary.password_command if summary.up else ""
+                self.query_one("#password-command", Static).update(command)
+                self.query_one("#password-line").display = bool(command)
+                self.query_one("#summary-warnings", Static).update(
+                    "\n".join(f"Warning: {warning}" for warning in summary.warnings)
+                )
                 table.clear()
                 for row in summary.created:
                     link = (
@@ -106,14 +129,24 @@ class SummaryScreen(Screen[None]):
                         else "-"
                     )
                     table.add_row(row.kind, link, row.id)
-            lines.append("Replay this launch headless (it applies nothing that is applied):")
-        command = replay_command(
-            command_path(session.config_path), command_path(session.state_path)
-        )
-        lines.append(f"  {command}")
-        lines.append(f"Config: {display_path(session.config_path)}")
-        lines.append(f"State:  {display_path(session.state_path)}")
+            replay.update(
+                "Replay this launch headless (it applies nothing that is applied; c copies it):"
+            )
+        self.query_one("#replay-command", Static).update(self.replay_command)
+        lines.append(f"Config: {display_path(session.config_path)}{_missing(session.config_path)}")
+        lines.append(f"State:  {display_path(session.state_path)}{_missing(session.state_path)}")
         self.query_one("#summary-files", Static).update("\n".join(lines))
+
+    @property
+    def replay_command(self) -> str:
+        """The headless command that applies this launch, as the user copies it."""
+        session = self.session
+        return replay_command(command_path(session.config_path), command_path(session.state_path))
+
+    def action_copy_replay(self) -> None:
+        """Put the replay command on the clipboard (the terminal's, through OSC 52)."""
+        self.app.copy_to_clipboard(self.replay_command)
+        self.notify(self.replay_command, title="Copied to the clipboard", markup=False)
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:
@@ -121,7 +154,7 @@ class SummaryScreen(Screen[None]):
 
     @on(Button.Pressed, "#quit")
     def _quit(self) -> None:
-        self.app.exit(0)
+        cast("WizardApp", self.app).leave(0)
 
     @on(Button.Pressed, "#rehearse")
     def _rehearse(self) -> None:
@@ -157,6 +190,21 @@ class SummaryScreen(Screen[None]):
         )
 
 
+DRY_RUN_MEANS = (
+    "A dry run reads the account and previews every step; it creates nothing, changes nothing "
+    "and writes no state file. The previews you confirmed are what an apply would do now."
+)
+
+
+def _missing(path: Path) -> str:
+    """What a path on the summary is when there is no file there yet."""
+    if path.exists():
+        return ""
+    if path.suffix == ".json":
+        return "  (none yet: an apply writes it)"
+    return "  (not saved yet)"
+
+
 STATUS_WORDS = {
     "applied": "done",
     "running": "running",
@@ -179,10 +227,6 @@ def _access(summary: LaunchSummary) -> str:
     else:
         if summary.web_url:
             lines.append(f"Airflow UI: {summary.web_url}")
-        if summary.password_command:
-            lines.append(
-                f"Log in as {summary.admin_username}; fetch the password from SSM:\n"
-                f"  {summary.password_command}"
-            )
-    lines += [f"Warning: {warning}" for warning in summary.warnings]
+        if summary.password_command:  # the command itself: on its own line, below
+            lines.append(f"Log in as {summary.admin_username}; fetch the password from SSM:")
     return "\n".join(lines)

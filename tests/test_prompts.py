@@ -14,7 +14,7 @@ from rich.console import Console
 from wizard.cli import build_parser
 from wizard.config import LaunchConfig
 from wizard.config_file import load_config, save_config
-from wizard.prompts import OTHER, QuestionaryAsker, run_plain
+from wizard.prompts import OTHER, QuestionaryAsker, ask_question, run_plain
 from wizard.questions import questions
 from wizard.runner import order
 from wizard.steps import GRAPH
@@ -279,3 +279,25 @@ def test_real_prompts_answered_through_a_pipe(offline: None, run: Run, tmp_path:
     assert written.name == "piped"
     assert written.s3.create_bucket is True
     assert written.s3.bucket == "acme-dataplatform-airflow"
+
+
+def test_a_value_the_account_lacks_is_offered_in_words_a_user_reads() -> None:
+    """An empty field reads as "leave it empty", a config value the account lacks as coming
+    from the config; never "(empty) (current, not found)"."""
+    question = next(q for q in questions("database") if q.path == "database.rds_instance_id")
+    found = [Choice("staging-rds", "postgres 16.4, available")]
+
+    empty = ScriptedAsker()
+    assert ask_question(question, "", found, empty) == ""  # Enter keeps it empty
+    labels = [choice.label for choice in empty.prompts[0].choices]
+    assert labels[0] == "leave it empty (the default)"
+    assert labels[1] == "staging-rds  postgres 16.4, available"
+
+    kept = ScriptedAsker()
+    assert ask_question(question, "old-rds", found, kept) == "old-rds"
+    label = kept.prompts[0].choices[0].label
+    assert label == "old-rds  (from the config; not in this account)"
+    for prompt in (*empty.prompts, *kept.prompts):
+        assert not any(
+            "(empty)" in c.label or "current, not found" in c.label for c in prompt.choices
+        )

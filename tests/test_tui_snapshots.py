@@ -114,6 +114,21 @@ def test_step_form(snap_compare: Any, seeded: Path, here: Path) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+def test_step_form_at_80x24(snap_compare: Any, seeded: Path, here: Path) -> None:
+    """The database step at 80x24, many users' default terminal: no sidebar, but the line
+    "airflow-staging: 0 of 12 applied · ctrl+t: all steps"; the form (the mode select showing
+    "existing", the RDS instance listed from the account) and the preview ("3 change(s) to
+    apply", the Actions tab with the check of staging-rds and the SSM parameters it creates)
+    side by side, each about half the width; no buttons (the footer lists their keys) and a
+    short progress pane saying "Nothing is applying."."""
+
+    async def run_before(pilot: Any) -> None:
+        await _open_step(pilot, "database")
+
+    app = _app(here / "launches", template=seeded)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 def test_preview_with_a_diff(snap_compare: Any, seeded: Path, here: Path) -> None:
     """The cluster step patching the console-made stack: the preview's tab "diff
     Infra-ECS-Cluster-airflow-console" is open and shows, as a unified diff, the launch
@@ -176,10 +191,11 @@ def test_error_modal(snap_compare: Any, launched: WizardSession, here: Path) -> 
 def test_summary(snap_compare: Any, launched: WizardSession, here: Path) -> None:
     """The summary of a launch whose steps all applied and whose web health check answered:
     "Airflow is up.", the Airflow UI address, "Log in as admin" with the
-    `aws ssm get-parameter` command (never the password), the warning that logins cross the
-    VPC in cleartext (an internal load balancer without a certificate), the table of created
-    resources with console links, the replay command and the ~/launches paths, and the config
-    and state paths."""
+    `aws ssm get-parameter` command (never the password) on its own line, cut at the right
+    edge with a horizontal scrollbar under it (it scrolls, never wraps), the warning that logins
+    cross the VPC in cleartext (an internal load balancer without a certificate), the table of
+    created resources with console links, the replay command and the ~/launches paths, and the
+    config and state paths."""
     assert launched.state_path.exists()
     state = StateFile.open(launched.state_path)
     for step in CHECKLIST:

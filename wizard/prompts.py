@@ -289,11 +289,18 @@ def ask_question(
         return _pick_many(message, listed, list(current), asker)
     if listed:
         if current not in {choice.value for choice in listed}:
-            listed.insert(0, Choice(current, f"{current or '(empty)'} (current, not found)"))
+            listed.insert(0, _kept(current))
         picked = asker.select(message, [*listed, Choice(OTHER, "enter another value…")], current)
         if picked != OTHER:
             return picked
     return asker.text(message, text_of(question, current))
+
+
+def _kept(current: str) -> Choice:
+    """The config's value where the account lists no such one: kept as the first choice."""
+    if not current:
+        return Choice("", "leave it empty (the default)")
+    return Choice(current, f"{current}  (from the config; not in this account)")
 
 
 def _pick_many(
