@@ -24,6 +24,7 @@ while you fill in the next form.
 | `ctrl+y` | confirm the preview and go on (apply, or just go on in a dry run) |
 | `ctrl+b` | back to the previous step |
 | `ctrl+s` | the launch's summary (once it has a state) |
+| `ctrl+l` | rehearse the task definitions on this machine (their preview offers it) |
 | `ctrl+p` | the command palette: every action by name |
 | `f1` | this help |
 | `ctrl+q` | quit at once: the config and the state are saved as you go |

@@ -67,6 +67,7 @@ class LaunchScreen(Screen[None]):
         Binding("ctrl+b", "back", "Back", priority=True),
         Binding("ctrl+s", "summary", "Summary"),
         Binding("ctrl+t", "toggle_steps", "Steps", show=False),
+        Binding("ctrl+l", "rehearse", "Rehearse"),
     ]
     HORIZONTAL_BREAKPOINTS = WIDTHS
     VERTICAL_BREAKPOINTS = HEIGHTS
@@ -76,6 +77,7 @@ class LaunchScreen(Screen[None]):
         "back": "Back to the previous step",
         "summary": "The launch's summary",
         "toggle_steps": "Show or hide the list of steps",
+        "rehearse": "Rehearse the previewed task definitions on this machine",
     }
 
     class Discovered(Message):
@@ -216,6 +218,7 @@ class LaunchScreen(Screen[None]):
             self.query_one(PreviewPane).stale()
             self.query_one("#confirm", Button).disabled = True
             self.query_one("#rehearse", Button).display = False
+            self.refresh_bindings()
 
     def save_answers(self) -> bool:
         """Validate the form into the config (saved at once); False with the problems shown."""
@@ -296,9 +299,18 @@ class LaunchScreen(Screen[None]):
         self.query_one("#confirm", Button).disabled = message.preview.blocked
         rehearsable = message.step == "task_definitions" and not message.preview.blocked
         self.query_one("#rehearse", Button).display = rehearsable
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`ctrl+l` (rehearse) only where its button is offered: the buttons give way to their
+        keys in a short terminal."""
+        if action == "rehearse":
+            buttons = self.query("#rehearse").results(Button)
+            return any(button.display for button in buttons)
+        return True
 
     @on(Button.Pressed, "#rehearse")
-    def _rehearse(self) -> None:
+    def action_rehearse(self) -> None:
         """Boot the previewed task definitions here (the form is saved into the config the
         preview was made from)."""
         from screens.rehearse import RehearsalScreen

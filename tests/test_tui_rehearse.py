@@ -133,3 +133,32 @@ async def test_sandbox_summary_rehearses_and_opens_the_ui(
         assert not Path(result.folder).exists()
         for address in (result.services["postgres"], result.services["redis"]):
             assert _closed(int(address.rsplit(":", 1)[1]))
+
+
+async def test_a_short_terminal_rehearses_with_its_key(
+    template: Path,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 80x24 the buttons give way to their footer keys: ctrl+l rehearses, shown in the footer
+    only where the task definitions' preview offers it."""
+    monkeypatch.setenv(venv.CACHE_VARIABLE, str(tmp_path / "venvs"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", template=template))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_launch(pilot)
+        await wait_for(pilot, lambda: screen.preview is not None, timeout=60)
+        assert "^l Rehearse" not in screen_text(app)
+        await pilot.press("ctrl+l")  # not offered here: nothing happens
+        assert isinstance(app.screen, LaunchScreen)
+        await screen.show_step("task_definitions")
+        await wait_for(pilot, lambda: screen.preview is not None, timeout=60)
+        await wait_for(pilot, lambda: "^l Rehearse" in screen_text(app), interval=0.2)
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, RehearsalScreen))
+        rehearsal = app.screen
+        assert isinstance(rehearsal, RehearsalScreen)
+        await wait_for(pilot, lambda: rehearsal.result is not None, timeout=300)
+        await pilot.click("#close")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), timeout=60)
