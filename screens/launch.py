@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from screens.preview import PreviewPane
 from screens.progress import ApplyProgress
@@ -81,6 +81,15 @@ class LaunchScreen(Screen[None]):
         def __init__(self, step: str, preview: Preview) -> None:
             super().__init__()
             self.step = step
+            self.preview = preview
+
+    class Linted(Message):
+        """The linters' findings of a preview on screen are in."""
+
+        def __init__(self, step: str, shown: Preview, preview: Preview) -> None:
+            super().__init__()
+            self.step = step
+            self.shown = shown
             self.preview = preview
 
     class Progress(Message):
@@ -215,7 +224,14 @@ class LaunchScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="preview")
     def preview_worker(self, step: str) -> None:
-        self.post_message(self.Previewed(step, self.session.preview(step)))
+        """The plan at once, then its lint from the lint process (warmed meanwhile)."""
+        self.session.lints.warm()
+        preview = self.session.plan_preview(step)
+        self.post_message(self.Previewed(step, preview))
+        if not preview.linted:
+            linted = self.session.lint(preview)
+            if not get_current_worker().is_cancelled:  # a newer preview of the form is coming
+                self.post_message(self.Linted(step, preview, linted))
 
     @work(thread=True, exclusive=True, group="discover", exit_on_error=False)
     def discover(self, step: str) -> None:
@@ -259,7 +275,15 @@ class LaunchScreen(Screen[None]):
             return
         self.preview = message.preview
         await self.query_one(PreviewPane).show(message.preview)
-        self.query_one("#confirm", Button).disabled = message.preview.blocked
+        self.query_one("#confirm", Button).disabled = not message.preview.confirmable
+
+    @on(Linted)
+    def _linted(self, message: Linted) -> None:
+        if message.step != self.step or self.preview is not message.shown:
+            return  # another step, or the form changed since
+        self.preview = message.preview
+        self.query_one(PreviewPane).linted(message.preview)
+        self.query_one("#confirm", Button).disabled = not message.preview.confirmable
 
     # Confirming and applying
 
@@ -272,6 +296,9 @@ class LaunchScreen(Screen[None]):
             return
         if preview.blocked:
             self.notify("This step has problems to fix first.", severity="error")
+            return
+        if not preview.linted:
+            self.notify("The files are still being linted: confirm once the findings show.")
             return
         self.session.confirm(self.step, preview)
         self.confirmed_previews[self.step] = preview
@@ -357,6 +384,8 @@ class LaunchScreen(Screen[None]):
 
         if not any(isinstance(screen, SummaryScreen) for screen in self.app.screen_stack):
             self.app.push_screen(SummaryScreen(self.session))
+            # the walk is over: the lint process's memory goes back (it starts again if needed)
+            self.run_worker(self.session.lints.shutdown, thread=True, group="lint-shutdown")
 
     def on_unmount(self) -> None:
         self.session.close()

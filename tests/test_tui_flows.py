@@ -61,7 +61,12 @@ async def _confirm_until(pilot: Any, app: WizardApp, stop_before: str | None = N
     while not isinstance(app.screen, SummaryScreen):
         if screen.step == stop_before:
             return
-        await wait_for(pilot, lambda: screen.preview is not None or app.screen is not screen)
+        await wait_for(
+            pilot,
+            lambda: (
+                (screen.preview is not None and screen.preview.linted) or app.screen is not screen
+            ),
+        )
         if app.screen is not screen:
             continue
         assert screen.preview is not None and not screen.preview.blocked, screen.preview
@@ -154,7 +159,7 @@ async def test_a_dry_run_walk_previews_everything_and_leaves_the_emulator_unchan
         screen = await _open_launch(pilot)
         banners = 0
         while not isinstance(app.screen, SummaryScreen):
-            await wait_for(pilot, lambda: screen.preview is not None)
+            await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted)
             banners += "DRY RUN" in screen_text(app)
             await pilot.press("ctrl+y")
             await pilot.pause(0.1)
@@ -179,7 +184,7 @@ async def test_bad_input_shows_the_message_under_the_field_and_blocks_going_on(
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_launch(pilot)
         await screen.show_step("s3_layout")
-        await wait_for(pilot, lambda: screen.preview is not None)
+        await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted)
         bucket = screen.query_one("#input-s3--bucket")
         bucket.value = "Bad_Bucket!"  # type: ignore[attr-defined]
         await pilot.pause()
@@ -244,7 +249,7 @@ async def test_state_option_resumes_that_launch_at_its_first_open_step(
         screen = app.screen
         assert isinstance(screen, LaunchScreen)
         assert screen.step == "iam"
-        await wait_for(pilot, lambda: screen.preview is not None)
+        await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted)
         text = screen_text(app)
         assert "Step 3 of 12: Task execution and task roles" in text
 

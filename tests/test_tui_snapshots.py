@@ -96,7 +96,7 @@ async def _open_step(pilot: Any, step: str, answers: dict[str, Any] | None = Non
     if answers:
         screen.session.answer(answers)
     await screen.show_step(step)
-    await wait_for(pilot, lambda: screen.preview is not None, timeout=60)
+    await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted, timeout=60)
     await wait_for(pilot, lambda: not any(w.display for w in screen.query(".choices-loading")))
     await pilot.pause(0.2)
 
