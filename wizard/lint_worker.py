@@ -20,12 +20,15 @@ from wizard.lint import LintReport, lint_artifacts
 LintFunction = Callable[[dict[str, str], str, str], LintReport]
 
 
+WARM_TEMPLATE = '{"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}}'
+"""A template linted once at start: cfn-lint loads its rules and schemas on its first lint."""
+
+
 def warm_up() -> None:
-    """Import the slow linters before there is anything to lint."""
-    import cfnlint.api  # noqa: F401 (the import is the work)
+    """Import the slow linters, and run cfn-lint once, before there is anything to lint."""
+    from wizard.lint import _ecs_model, cfn_lint_problems
 
-    from wizard.lint import _ecs_model
-
+    cfn_lint_problems(WARM_TEMPLATE, "us-east-1")
     _ecs_model()
 
 
