@@ -134,7 +134,8 @@ async def test_an_interrupted_launch_resumes_from_the_start_screen(
     second = _app(tmp_path, template)
     with ecs_agent(aws_endpoint):
         async with second.run_test(size=SIZE) as pilot:
-            assert "4/12 applied" in screen_text(second)
+            # the table of launches is drawn after the first frame
+            await wait_for(pilot, lambda: "4/12 applied" in screen_text(second), interval=0.5)
             screen = await _open_launch(pilot, "r")
             assert screen.step == "bootstrap"  # the applied steps are behind it
             await _confirm_until(pilot, second)
