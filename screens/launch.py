@@ -383,9 +383,9 @@ class LaunchScreen(Screen[None]):
         from screens.summary import SummaryScreen
 
         if not any(isinstance(screen, SummaryScreen) for screen in self.app.screen_stack):
-            self.app.push_screen(SummaryScreen(self.session))
             # the walk is over: the lint process's memory goes back (it starts again if needed)
-            self.run_worker(self.session.lints.shutdown, thread=True, group="lint-shutdown")
+            self.session.lints.shutdown()
+            self.app.push_screen(SummaryScreen(self.session))
 
     def on_unmount(self) -> None:
         self.session.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.lint_gates import gated, started
+from tests.terminal import running
 from wizard.config_file import load_config
 from wizard.lint import lint_artifacts
 from wizard.lint_pool import LintPool
@@ -116,6 +117,31 @@ def test_a_lint_process_that_dies_is_reported_and_the_next_lint_works(
         (tmp_path / "open").touch()
         assert pool.lint(artifacts, "us-east-1", "3.3").problems == []  # a new process
         assert pool.runs == 2 and pool.pid not in (None, killed)
+    finally:
+        (tmp_path / "open").touch()
+        pool.shutdown()
+
+
+def test_shutdown_in_the_middle_of_a_lint_ends_it_at_once(
+    tmp_path: Path, artifacts: dict[str, str]
+) -> None:
+    """As at the summary: the lint process goes, and the lint waiting on it returns."""
+    pool = LintPool(gated(tmp_path))
+    result: list[object] = []
+    worker = threading.Thread(
+        target=lambda: result.append(pool.lint(artifacts, "us-east-1", "3.3")), daemon=True
+    )
+    try:
+        worker.start()
+        _until(lambda: started(tmp_path), "the lint process to start linting")
+        (linting,) = started(tmp_path)
+        pool.shutdown()
+        assert not running(linting), "the lint process outlived shutdown"
+        worker.join(BOUND)
+        assert not worker.is_alive(), "the lint never returned after shutdown"
+        (report,) = result
+        (problem,) = report.problems  # type: ignore[attr-defined]
+        assert "the lint process stopped before it finished" in str(problem)
     finally:
         (tmp_path / "open").touch()
         pool.shutdown()

@@ -11,6 +11,7 @@ finding (the preview stays blocked until it is linted again), never waited on fo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -59,7 +60,9 @@ class LintPool:
         self._cache: dict[str, LintReport] = {}
         self._idle_timer: threading.Timer | None = None
         self._lock = threading.Lock()
-        """Guards the process and the cache; held for a whole request (one at a time)."""
+        """Guards the process, the cache and the timer (never held while linting)."""
+        self._request = threading.Lock()
+        """Held for a whole request: the process answers one at a time."""
         self.runs = 0
         """How many lint requests went to the process (a cache hit sends none)."""
 
@@ -72,13 +75,11 @@ class LintPool:
     def warm(self) -> None:
         """Start the lint process (it imports the linters at once), if it is not running.
         Never waits: while a lint runs, the process is up already."""
-        if not self._lock.acquire(blocking=False):
+        if self._request.locked():
             return
-        try:
+        with self._lock:
             self._running()
             self._rearm()
-        finally:
-            self._lock.release()
 
     def cached(self, artifacts: dict[str, str], region: str, airflow_version: str) -> bool:
         """Whether a report for these artifacts is cached."""
@@ -92,36 +93,43 @@ class LintPool:
         meanwhile, the report says so (and is not cached); the next call starts a new one.
         """
         digest = artifacts_digest(artifacts, region, airflow_version)
-        with self._lock:
-            if digest in self._cache:
-                return self._cache[digest]
-            process = self._running()
-            self._cancel_timer()
-            self.runs += 1
+        with self._request:  # one request at a time
+            with self._lock:
+                if digest in self._cache:
+                    return self._cache[digest]
+                process = self._running()
+                self._cancel_timer()
+                self.runs += 1
             request = {"artifacts": artifacts, "region": region, "airflow_version": airflow_version}
             try:
                 assert process.stdin is not None and process.stdout is not None
                 process.stdin.write(json.dumps(request) + "\n")
                 process.stdin.flush()
                 line = process.stdout.readline()
-            except (BrokenPipeError, OSError, ValueError):
+            except (OSError, ValueError):  # a broken pipe, or closed by `shutdown`
                 line = ""
             if not line:  # the process is gone
-                self._process = None
-                return LintReport([Problem("lint", LINT_STOPPED.format(reason=_ended(process)))])
-            self._rearm()
-            answer = json.loads(line)
-            if "error" in answer:
-                return LintReport([Problem("lint", LINT_CRASHED.format(reason=answer["error"]))])
-            report = LintReport(
-                [Problem(path, message) for path, message in answer["problems"]],
-                list(answer["warnings"]),
-            )
-            self._cache[digest] = report
-            return report
+                reason = _ended(process)
+                with self._lock:
+                    if self._process is process:
+                        self._process = None
+                return LintReport([Problem("lint", LINT_STOPPED.format(reason=reason))])
+            with self._lock:
+                self._rearm()
+                answer = json.loads(line)
+                if "error" in answer:
+                    problem = Problem("lint", LINT_CRASHED.format(reason=answer["error"]))
+                    return LintReport([problem])
+                report = LintReport(
+                    [Problem(path, message) for path, message in answer["problems"]],
+                    list(answer["warnings"]),
+                )
+                self._cache[digest] = report
+                return report
 
     def shutdown(self) -> None:
-        """End the lint process now (the cache stays: a new process starts when needed)."""
+        """End the lint process now, even in the middle of a lint (whose report then says
+        so); the cache stays, and a new process starts when needed."""
         with self._lock:
             self._cancel_timer()
             process, self._process = self._process, None
@@ -152,13 +160,11 @@ class LintPool:
         self._idle_timer.start()
 
     def _end_if_idle(self) -> None:
-        if not self._lock.acquire(blocking=False):
+        if self._request.locked():
             return  # a lint is running: it arms the timer again when it ends
-        try:
+        with self._lock:
             process, self._process = self._process, None
             self._idle_timer = None
-        finally:
-            self._lock.release()
         if process is not None:
             _stop(process)
 
@@ -178,13 +184,14 @@ def _ended(process: subprocess.Popen[str]) -> str:
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
-    """Close its input (it exits at the end of its input); kill it if it does not."""
+    """End it at once (it holds nothing worth a graceful exit), and reap it."""
+    process.terminate()
     try:
-        if process.stdin is not None:
-            process.stdin.close()
         process.wait(timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
+    except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    if process.stdout is not None:
-        process.stdout.close()
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
