@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.terminal import children, emulator_pid, resident_mib  # noqa: E402
+from wizard.aws import warm_up  # noqa: E402
 from wizard.config_file import load_config  # noqa: E402
 from wizard.runner import order  # noqa: E402
 from wizard.sandbox import Sandbox  # noqa: E402
@@ -69,6 +70,7 @@ def main() -> int:
         os.environ.update(sandbox.environment())
         sandbox.start()
         try:
+            warm_up()  # what the TUI does while its start screen shows
             session = WizardSession.new(load_config(sandbox.config_path), sandbox.folder)
             rows = []
             for step in order(GRAPH):
