@@ -32,6 +32,20 @@ from wizard.steps import GRAPH, STEPS
 from wizard.steps.base import Choice, StepPlan
 from wizard.summary import LaunchSummary, summarize
 
+PREFETCHED_CLIENTS = (
+    "ec2",
+    "iam",
+    "s3",
+    "ssm",
+    "rds",
+    "elasticache",
+    "ecr",
+    "cloudformation",
+    "ecs",
+    "elbv2",
+)
+"""The services every launch's later steps call."""
+
 Status = Literal["pending", "previewed", "running", "applied", "failed", "skipped"]
 
 
@@ -86,6 +100,7 @@ class WizardSession:
         self._lock = threading.RLock()
         self._held = ExitStack()
         self._locked = False
+        self._prefetched: Launch | None = None
         self.lints = LintPool()
         """The lint process of `plan_preview`'s previews (started when needed)."""
 
@@ -185,8 +200,27 @@ class WizardSession:
     def plan_preview(self, step: str) -> Preview:
         """What applying `step` would do, at once: its artifacts are not linted yet (`lint`
         does it in the lint process). Read-only."""
-        plan = plan_step(self.launch(), step)
+        launch = self.launch()
+        plan = plan_step(launch, step)
+        self._prefetch_clients(launch)
         return Preview(plan, linted=not plan.artifacts)
+
+    def _prefetch_clients(self, launch: Launch) -> None:
+        """Create the clients of the later steps in the background, once per connection,
+        while the user reads the first preview (EC2's alone takes seconds on a busy machine)."""
+        with self._lock:
+            if self._prefetched is launch:
+                return
+            self._prefetched = launch
+
+        def create() -> None:
+            for service in PREFETCHED_CLIENTS:
+                try:
+                    launch.aws.client(service)
+                except Exception:  # the step that needs it reports it, with its context
+                    return
+
+        threading.Thread(target=create, name="prefetch clients", daemon=True).start()
 
     def lint(self, preview: Preview) -> Preview:
         """The preview with its linters' findings, made in the lint process (blocks)."""
