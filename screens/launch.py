@@ -136,6 +136,7 @@ class LaunchScreen(Screen[None]):
                     yield Button("Preview", id="preview-button", variant="primary")
                     confirm = "Confirm, go on" if self.session.dry_run else "Confirm and apply"
                     yield Button(confirm, id="confirm", variant="success", disabled=True)
+                    yield Button("Rehearse locally", id="rehearse")
                 yield ApplyProgress(id="progress")
         yield Footer()
 
@@ -151,6 +152,7 @@ class LaunchScreen(Screen[None]):
         self.step = step
         self.preview = None
         self.query_one("#confirm", Button).disabled = True  # nothing to confirm until planned
+        self.query_one("#rehearse", Button).display = False  # the task definitions' preview
         self.query_one(PreviewPane).planning()
         title = STEPS[step].title
         self.query_one("#step-title", Static).update(
@@ -191,6 +193,7 @@ class LaunchScreen(Screen[None]):
             self.preview = None
             self.query_one(PreviewPane).stale()
             self.query_one("#confirm", Button).disabled = True
+            self.query_one("#rehearse", Button).display = False
 
     def save_answers(self) -> bool:
         """Validate the form into the config (saved at once); False with the problems shown."""
@@ -275,7 +278,7 @@ class LaunchScreen(Screen[None]):
             return
         self.preview = message.preview
         await self.query_one(PreviewPane).show(message.preview)
-        self.query_one("#confirm", Button).disabled = not message.preview.confirmable
+        self._show_buttons(message.step, message.preview)
 
     @on(Linted)
     def _linted(self, message: Linted) -> None:
@@ -283,7 +286,21 @@ class LaunchScreen(Screen[None]):
             return  # another step, or the form changed since
         self.preview = message.preview
         self.query_one(PreviewPane).linted(message.preview)
-        self.query_one("#confirm", Button).disabled = not message.preview.confirmable
+        self._show_buttons(message.step, message.preview)
+
+    def _show_buttons(self, step: str, preview: Preview) -> None:
+        """Confirm (and Rehearse, for the task definitions) once the preview is linted clean."""
+        self.query_one("#confirm", Button).disabled = not preview.confirmable
+        rehearsable = step == "task_definitions" and preview.confirmable
+        self.query_one("#rehearse", Button).display = rehearsable
+
+    @on(Button.Pressed, "#rehearse")
+    def _rehearse(self) -> None:
+        """Boot the previewed task definitions here (the form is saved into the config the
+        preview was made from)."""
+        from screens.rehearse import RehearsalScreen
+
+        self.app.push_screen(RehearsalScreen(self.session))
 
     # Confirming and applying
 

@@ -60,6 +60,8 @@ class SummaryScreen(Screen[None]):
             with Horizontal(id="summary-buttons"):
                 if self.session.dry_run:
                     yield Button("Export every file (render)", id="export", variant="primary")
+                if cast("WizardApp", self.app).options.sandbox:
+                    yield Button("Rehearse locally and open the UI", id="rehearse")
                 yield Button("Back to the steps", id="back")
                 yield Button("Quit", id="quit", variant="error")
         yield Footer()
@@ -120,6 +122,13 @@ class SummaryScreen(Screen[None]):
     @on(Button.Pressed, "#quit")
     def _quit(self) -> None:
         self.app.exit(0)
+
+    @on(Button.Pressed, "#rehearse")
+    def _rehearse(self) -> None:
+        """No AWS account: boot the launch here and keep it up, its UI on localhost."""
+        from screens.rehearse import RehearsalScreen
+
+        self.app.push_screen(RehearsalScreen(self.session, keep_running=True))
 
     @on(Button.Pressed, "#export")
     def action_export(self) -> None:

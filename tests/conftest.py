@@ -63,6 +63,18 @@ def pytest_sessionfinish() -> None:
     gc.freeze()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Rehearsals (minutes each) start each pytest-xdist worker's first chunk, one per worker
+    in turn, so they run at once and beside the rest of the suite, never one after another on
+    one worker (see tests/xdist_order.py)."""
+    from tests.xdist_order import deal_long_tests
+
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    items[:] = deal_long_tests(
+        items, lambda item: item.get_closest_marker("rehearsal") is not None, workers
+    )
+
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT.parent / "shared" / "spec" / "launch.example.toml"
 if not EXAMPLE.exists():  # a checkout laid out without shared/ beside it

@@ -4,12 +4,14 @@ a deleted resource is found and recreated alone, and destroy removes what was cr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import run_cli
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.destroy import destroy
@@ -164,6 +166,30 @@ def test_destroy_removes_what_was_created_and_keeps_the_data(
     assert ssm.get_parameter(Name=launch_config.secret_name("fernet_key"))["Parameter"]
     # adopted resources are never touched
     assert launch.aws.client("rds").describe_db_instances(DBInstanceIdentifier="staging-rds")
+
+
+def test_destroy_of_a_sandbox_launch_needs_only_its_state(
+    applied: tuple[Launch, Path], tmp_path: Path
+) -> None:
+    """A sandbox launch's state remembers its loopback endpoint; a new user who set up no AWS
+    credentials destroys it with `destroy --state S --yes` alone (the emulator takes the
+    sandbox's placeholder credentials)."""
+    launch, state_path = applied
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "AWS_CONFIG_FILE": str(home / "missing-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    result = run_cli("destroy", "--state", str(state_path), "--yes", env=env)
+    assert result.returncode == 0, result.stderr
+    stacks = launch.aws.client("cloudformation").list_stacks()["StackSummaries"]
+    assert {s["StackStatus"] for s in stacks if s["StackName"] == "airflow-staging-cluster"} == {
+        "DELETE_COMPLETE"
+    }
 
 
 def test_an_interrupted_destroy_says_what_is_gone_and_resumes(

@@ -133,6 +133,7 @@ def test_answers_are_written_once_confirmed(offline: None, run: Run, tmp_path: P
     assert "bootstrap.sh" in output and "The files `render` writes for it" in output
     state = tmp_path / "launch.state.json"  # beside launch.toml, as `--state` looks for it
     assert f"airflow-ecs-wizard apply --config {tmp_path / 'launch.toml'} --state {state}" in output
+    assert f"airflow-ecs-wizard rehearse --config {tmp_path / 'launch.toml'}\n" in output
     assert [p.kind for p in asker.asked("Write it to")] == ["confirm"]
 
 

@@ -162,3 +162,36 @@ def test_the_step_waits_for_the_web_health_check_and_records_what_it_said(
     STEP.apply(again)
     assert ctx.state.step("services").outputs["web_health"] == "healthy"  # type: ignore[union-attr]
     assert len(polls) == 4
+
+
+def test_ecs_registers_no_instance_that_an_instance_refresh_replaced(
+    make_config: Callable[..., LaunchConfig], aws_endpoint: str, tmp_path: Path
+) -> None:
+    """The emulator keeps a terminated instance as a container instance; ECS's stand-in skips it
+    (the load balancer refuses it as a target: InvalidTarget), and registers the running one."""
+    ctx = _ready(make_config, aws_endpoint, tmp_path)
+    STEP.apply(ctx)
+    ec2, ecs, elbv2 = (ctx.aws.client(name) for name in ("ec2", "ecs", "elbv2"))
+    group = elbv2.describe_target_groups()["TargetGroups"][0]["TargetGroupArn"]
+    register_service_targets(ctx.aws, ctx.config.cluster_name)
+    (old,) = [
+        t["Target"]
+        for t in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    ]
+    # an instance refresh: the old instance goes, a new one joins the cluster
+    elbv2.deregister_targets(TargetGroupArn=group, Targets=[old])
+    ec2.terminate_instances(InstanceIds=[old["Id"]])
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    subnet = ctx.config.network.subnet_ids[0]
+    new = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet)
+    new_id = new["Instances"][0]["InstanceId"]
+    ecs.register_container_instance(
+        cluster=ctx.config.cluster_name,
+        instanceIdentityDocument=json.dumps({"instanceId": new_id}),
+    )
+    register_service_targets(ctx.aws, ctx.config.cluster_name)
+    targets = {
+        t["Target"]["Id"]
+        for t in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    }
+    assert targets == {new_id}

@@ -85,3 +85,21 @@ def test_by_default_the_statuses_are_the_states(
     assert summary.headline == "Airflow is not up yet: 1 of 12 steps applied."
     assert summary.progress["applied"] == ["AWS account"]
     assert len(summary.progress["pending"]) == 11
+
+
+def test_the_password_command_reaches_the_launchs_own_account(
+    make_config: Callable[..., LaunchConfig], tmp_path: Path
+) -> None:
+    """The summary's `aws ssm get-parameter` goes where the launch went: its profile and, for
+    the sandbox or another emulator, its endpoint (without it the command asks real AWS)."""
+    (tmp_path / "sandbox").mkdir()
+    plain = _summary(make_config(), tmp_path, list(CHECKLIST), web_health="healthy")
+    assert "--endpoint-url" not in plain.password_command
+    sandbox = _summary(
+        make_config(aws__endpoint_url="http://127.0.0.1:5123", aws__profile="ops"),
+        tmp_path / "sandbox",
+        list(CHECKLIST),
+        web_health="healthy",
+    )
+    assert "--endpoint-url http://127.0.0.1:5123" in sandbox.password_command
+    assert "--profile ops" in sandbox.password_command

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
 from textual.pilot import Pilot
 
 from wizard.aws import Aws, AwsSettings
@@ -54,9 +55,12 @@ def ecs_agent(endpoint: str) -> Iterator[None]:
 
     def run() -> None:
         while not stop.wait(0.2):
-            for arn in aws.client("ecs").list_clusters()["clusterArns"]:
-                join_container_instances(aws, arn.rsplit("/", 1)[-1])
-                register_service_targets(aws, arn.rsplit("/", 1)[-1])
+            try:
+                for arn in aws.client("ecs").list_clusters()["clusterArns"]:
+                    join_container_instances(aws, arn.rsplit("/", 1)[-1])
+                    register_service_targets(aws, arn.rsplit("/", 1)[-1])
+            except ClientError:  # the agent tries again, as the sandbox's does
+                continue
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

@@ -78,6 +78,13 @@ class AwsSettings:
     endpoint_url: str = ""
     wait_scale: float = 1.0
     """Multiplies every pause between polls: 1 for AWS; small for an emulator that is instant."""
+    emulator_credentials: bool = False
+    """When no credentials are found, sign with the sandbox's placeholder ones: for an emulator
+    on this machine (which takes any), as a sandbox launch's state remembers it."""
+
+
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
+"""What the sandbox signs with: its emulator accepts any credentials."""
 
 
 WAIT_SCALE_VARIABLE = "AIRFLOW_ECS_WIZARD_WAIT_SCALE"
@@ -174,6 +181,10 @@ class Aws:
         self._session = boto3.Session(
             profile_name=settings.profile or None, region_name=settings.region or None
         )
+        if settings.emulator_credentials and self._session.get_credentials() is None:
+            self._session = boto3.Session(
+                region_name=settings.region or None, **EMULATOR_CREDENTIALS
+            )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.stop = threading.Event()

@@ -207,6 +207,33 @@ def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
     )
     init.set_defaults(handler=_init)
 
+    rehearse = subparsers.add_parser(
+        "rehearse",
+        parents=[aws],
+        help="boot the launch's task definitions on this machine and run a DAG",
+        description="Run the launch's own rendered task definitions here, as ECS would run "
+        "them, against a local PostgreSQL, Redis and S3 emulator: the migrate task, every "
+        "service with its own health check, an Admin login, a DAG run on the Celery worker "
+        "and its remote log. Secret values are made for the rehearsal; the only rewrites are "
+        "what ECS and AWS provide (ports, mounts, Service Connect, hostname, endpoints), each "
+        "listed. Exit status 0 only when every row holds.",
+    )
+    rehearse.add_argument("--config", required=True, type=Path, help="the launch.toml")
+    rehearse.add_argument("--state", type=Path, help="the launch's state file (its account)")
+    rehearse.add_argument(
+        "--runtime",
+        choices=["docker", "venv"],
+        help="docker: the launch's image; venv: Airflow from PyPI (default: docker where a "
+        "Docker engine answers, else venv)",
+    )
+    rehearse.add_argument("--image", help="docker: run this image instead of the launch's")
+    rehearse.add_argument("--dag", type=Path, help="a DAG file to run (default: a sample DAG)")
+    rehearse.add_argument(
+        "--keep-running", action="store_true", help="leave it up (Ctrl+C stops it)"
+    )
+    rehearse.add_argument("--json", action="store_true", help="the table as JSON on stdout")
+    rehearse.set_defaults(handler=_rehearse)
+
     sandbox = subparsers.add_parser(
         "sandbox",
         help="run an AWS emulator seeded with a sample account, to try the wizard",
@@ -385,6 +412,12 @@ def _destroy(args: argparse.Namespace) -> int:
     from wizard.cli_launch import destroy_command
 
     return destroy_command(args)
+
+
+def _rehearse(args: argparse.Namespace) -> int:
+    from wizard.rehearse.command import rehearse_command
+
+    return rehearse_command(args, _load(args))
 
 
 def _sandbox(args: argparse.Namespace) -> int:

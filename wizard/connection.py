@@ -75,4 +75,6 @@ def settings_for_state(
         profile=profile or state.state.profile,
         endpoint_url=endpoint,
         wait_scale=wait_scale,
+        # a sandbox launch: its emulator takes any credentials, so none need be set up
+        emulator_credentials=endpoint == remembered and is_loopback(endpoint),
     )

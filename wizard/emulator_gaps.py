@@ -33,7 +33,24 @@ def register_service_targets(aws: Aws, cluster: str) -> int:
         for detail in ecs.describe_container_instances(
             cluster=cluster, containerInstances=instances
         )["containerInstances"]
+        if detail.get("status", "ACTIVE") == "ACTIVE"
     ]
+    # an instance an instance refresh replaced stays a container instance in the emulator; ECS
+    # places no task on it, and the load balancer refuses it as a target (InvalidTarget)
+    running = (
+        {
+            instance["InstanceId"]
+            for reservation in aws.client("ec2").describe_instances(
+                InstanceIds=hosts, Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
+            )["Reservations"]
+            for instance in reservation["Instances"]
+        }
+        if hosts
+        else set()
+    )
+    hosts = [host for host in hosts if host in running]
+    if not hosts:
+        return 0
     elbv2 = aws.client("elbv2")
     registered = 0
     for start in range(0, len(arns), 10):

@@ -375,7 +375,12 @@ def finish(config: LaunchConfig, path: Path, asker: Asker, console: Console) -> 
     save_config(config, path)
     state = state_path_for(path)
     console.print(Text(f"Wrote {path}. Next:", style="green"))
-    for command in (f"plan --config {path}", f"apply --config {path} --state {state} --yes"):
+    next_commands = (
+        f"rehearse --config {path}",  # boots its task definitions here: the same table
+        f"plan --config {path}",
+        f"apply --config {path} --state {state} --yes",
+    )
+    for command in next_commands:
         console.print(f"  airflow-ecs-wizard {command}", markup=False, soft_wrap=True)  # copyable
     return EXIT_WRITTEN
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from wizard.aws import WAIT_SCALE_VARIABLE, Aws, AwsSettings
+from wizard.aws import EMULATOR_CREDENTIALS, WAIT_SCALE_VARIABLE, Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
 from wizard.emulator_gaps import fill_elasticache_gaps, register_service_targets
@@ -248,7 +248,7 @@ AGENT_SECONDS = 1.0
 SANDBOX_WAIT_SCALE = 0.02
 """The emulator creates everything at once: poll 50 times as often as on AWS."""
 
-SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
+SANDBOX_CREDENTIALS = {key.upper(): value for key, value in EMULATOR_CREDENTIALS.items()}
 """The emulator accepts any credentials: these keep a real account's out of every request."""
 
 
@@ -427,6 +427,7 @@ def serve(port: int, folder: Path | None = None) -> None:
     """The child process: the emulator, and a stand-in for the ECS agent of each instance."""
     import logging
 
+    from botocore.exceptions import BotoCoreError, ClientError
     from moto.server import ThreadedMotoServer
 
     from wizard.instance_refresh_gap import fill_instance_refresh_gap
@@ -445,9 +446,12 @@ def serve(port: int, folder: Path | None = None) -> None:
     try:
         while os.getppid() == parent:  # the wizard that started it is gone: so is the sandbox
             time.sleep(AGENT_SECONDS)
-            for arn in aws.client("ecs").list_clusters()["clusterArns"]:
-                join_container_instances(aws, arn.rsplit("/", 1)[-1])
-                register_service_targets(aws, arn.rsplit("/", 1)[-1])
+            try:
+                for arn in aws.client("ecs").list_clusters()["clusterArns"]:
+                    join_container_instances(aws, arn.rsplit("/", 1)[-1])
+                    register_service_targets(aws, arn.rsplit("/", 1)[-1])
+            except (BotoCoreError, ClientError) as error:  # the agent tries again, as ECS's would
+                logging.getLogger(__name__).warning("agent stand-in: %s", error)
     finally:
         server.stop()
 

@@ -117,8 +117,13 @@ def summarize(
     password_command = ""
     if config.airflow.admin_user:
         parameter = config.secret_name("admin_password")
+        where = [f"--region {region}"]  # where the launch is: the same account, profile, endpoint
+        if config.aws.profile:
+            where.append(f"--profile {shlex.quote(config.aws.profile)}")
+        if config.aws.endpoint_url:
+            where.append(f"--endpoint-url {shlex.quote(config.aws.endpoint_url)}")
         password_command = (
-            f"aws ssm get-parameter --with-decryption --region {region} --name {parameter} "
+            f"aws ssm get-parameter --with-decryption {' '.join(where)} --name {parameter} "
             "--query Parameter.Value --output text"
         )
     cluster = str(state.step("cluster").outputs.get("cluster_name") or config.cluster_name)

@@ -315,10 +315,17 @@ def _label(instance: dict[str, Any]) -> str:
 def _urls(ctx: StepContext, instance: dict[str, Any], password: str) -> dict[str, str]:
     """The SQLAlchemy URL and Celery's result backend, at the instance's endpoint (where the
     tasks connect from inside the VPC, whatever tunnel this machine uses), asking for TLS."""
-    database, endpoint = ctx.config.database, instance["Endpoint"]
+    endpoint = instance["Endpoint"]
+    return database_urls(ctx.config, endpoint["Address"], endpoint["Port"], password)
+
+
+def database_urls(config: LaunchConfig, host: str, port: int, password: str) -> dict[str, str]:
+    """The SQLAlchemy URL and Celery's result backend of a launch for a server at host:port,
+    asking for TLS (the rehearsal makes them for its local server with this too)."""
+    database = config.database
     credentials = f"{quote(database.username, safe='')}:{quote(password, safe='')}"
-    where = f"{credentials}@{endpoint['Address']}:{endpoint['Port']}/{database.database_name}"
-    where += tls_query(ctx.config)
+    where = f"{credentials}@{host}:{port}/{database.database_name}"
+    where += tls_query(config)
     if database.engine == "postgres":
         return {
             "sql_alchemy_conn": f"postgresql+psycopg2://{where}",
