@@ -86,6 +86,14 @@ class WizardApp(App[int]):
     def on_mount(self) -> None:
         if self.options.sandbox:
             self.call_after_refresh(self.start_sandbox)
+        self.call_after_refresh(self.warm_up)
+
+    @work(thread=True, group="warm-up", exit_on_error=False, description="warm up")
+    def warm_up(self) -> None:
+        """After the first frame: the imports of the first preview, while the user reads."""
+        from wizard.aws import warm_up
+
+        warm_up()
 
     @work(thread=True, exclusive=True, group="sandbox", exit_on_error=False, description="sandbox")
     def start_sandbox(self) -> None:

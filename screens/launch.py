@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from screens.preview import PreviewPane
 from screens.progress import ApplyProgress
@@ -95,6 +95,15 @@ class LaunchScreen(Screen[None]):
         def __init__(self, step: str, preview: Preview) -> None:
             super().__init__()
             self.step = step
+            self.preview = preview
+
+    class Linted(Message):
+        """The linters' findings of a preview on screen are in."""
+
+        def __init__(self, step: str, shown: Preview, preview: Preview) -> None:
+            super().__init__()
+            self.step = step
+            self.shown = shown
             self.preview = preview
 
     class Progress(Message):
@@ -252,7 +261,14 @@ class LaunchScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="preview")
     def preview_worker(self, step: str) -> None:
-        self.post_message(self.Previewed(step, self.session.preview(step)))
+        """The plan at once, then its lint from the lint process (warmed meanwhile)."""
+        self.session.lints.warm()
+        preview = self.session.plan_preview(step)
+        self.post_message(self.Previewed(step, preview))
+        if not preview.linted:
+            linted = self.session.lint(preview)
+            if not get_current_worker().is_cancelled:  # a newer preview of the form is coming
+                self.post_message(self.Linted(step, preview, linted))
 
     @work(thread=True, exclusive=True, group="discover", exit_on_error=False)
     def discover(self, step: str) -> None:
@@ -296,8 +312,20 @@ class LaunchScreen(Screen[None]):
             return
         self.preview = message.preview
         await self.query_one(PreviewPane).show(message.preview)
-        self.query_one("#confirm", Button).disabled = message.preview.blocked
-        rehearsable = message.step == "task_definitions" and not message.preview.blocked
+        self._show_buttons(message.step, message.preview)
+
+    @on(Linted)
+    def _linted(self, message: Linted) -> None:
+        if message.step != self.step or self.preview is not message.shown:
+            return  # another step, or the form changed since
+        self.preview = message.preview
+        self.query_one(PreviewPane).linted(message.preview)
+        self._show_buttons(message.step, message.preview)
+
+    def _show_buttons(self, step: str, preview: Preview) -> None:
+        """Confirm (and Rehearse, for the task definitions) once the preview is linted clean."""
+        self.query_one("#confirm", Button).disabled = not preview.confirmable
+        rehearsable = step == "task_definitions" and preview.confirmable
         self.query_one("#rehearse", Button).display = rehearsable
         self.refresh_bindings()
 
@@ -328,6 +356,9 @@ class LaunchScreen(Screen[None]):
             return
         if preview.blocked:
             self.notify("This step has problems to fix first.", severity="error")
+            return
+        if not preview.linted:
+            self.notify("The files are still being linted: confirm once the findings show.")
             return
         self.session.confirm(self.step, preview)
         self.confirmed_previews[self.step] = preview
@@ -412,6 +443,8 @@ class LaunchScreen(Screen[None]):
         from screens.summary import SummaryScreen
 
         if not any(isinstance(screen, SummaryScreen) for screen in self.app.screen_stack):
+            # the walk is over: the lint process's memory goes back (it starts again if needed)
+            self.session.lints.shutdown()
             self.app.push_screen(SummaryScreen(self.session))
 
     def on_unmount(self) -> None:

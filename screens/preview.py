@@ -16,6 +16,9 @@ from textual.widgets import LoadingIndicator, Static, TabbedContent, TabPane
 from wizard.errors import WizardError
 from wizard.session import Preview, artifact_lexer
 
+LINTING = "linting the files (confirm once the findings show)…"
+"""The status of a preview whose linters run in the lint process."""
+
 VERB_STYLES = {
     "create": "$success",
     "update": "$warning",
@@ -87,23 +90,9 @@ class PreviewPane(Vertical):
         self.remove_class("-stale")
         self.query_one("#preview-loading").display = False
         plan = preview.plan
-        changes = len(plan.changes)
-        if preview.blocked:
-            status = "Blocked: fix the problems below (only you can), then preview again."
-        elif plan.consents:
-            status = (  # a change to what the launch does not own: confirming consents
-                f"{changes} change(s) to apply. Confirm to apply them, with your consent to "
-                f"{len(plan.consents)} below."
-            )
-        elif changes:
-            status = f"{changes} change(s) to apply. Confirm to apply them."
-        else:
-            status = "Nothing to change: confirm to go on."
-        self.query_one("#preview-status", Static).update(status)
-        self.set_class(preview.blocked, "-blocked")
-        panes = [
-            TabPane("Actions", VerticalScroll(Static(actions_content(preview))), id="tab-actions")
-        ]
+        self._show_status(preview)
+        actions = Static(actions_content(preview), id="preview-actions")
+        panes = [TabPane("Actions", VerticalScroll(actions), id="tab-actions")]
         for index, action in enumerate(a for a in plan.actions if a.diff):
             panes.append(
                 TabPane(f"diff {action.name}", _code(action.diff, "diff"), id=f"tab-diff-{index}")
@@ -117,6 +106,30 @@ class PreviewPane(Vertical):
             tabs.compose_add_child(pane)  # what `with TabbedContent():` does in compose
         await self.query_one("#preview-tabs", TabbedContent).remove()
         await self.mount(tabs)
+
+    def linted(self, preview: Preview) -> None:
+        """The linters' findings of the preview on screen are in: show them."""
+        self._show_status(preview)
+        self.query_one("#preview-actions", Static).update(actions_content(preview))
+
+    def _show_status(self, preview: Preview) -> None:
+        plan = preview.plan
+        changes = len(plan.changes)
+        if preview.blocked:
+            status = "Blocked: fix the problems below (only you can), then preview again."
+        elif not preview.linted:
+            status = f"{changes} change(s) planned; {LINTING}"
+        elif plan.consents:
+            status = (  # a change to what the launch does not own: confirming consents
+                f"{changes} change(s) to apply. Confirm to apply them, with your consent to "
+                f"{len(plan.consents)} below."
+            )
+        elif changes:
+            status = f"{changes} change(s) to apply. Confirm to apply them."
+        else:
+            status = "Nothing to change: confirm to go on."
+        self.query_one("#preview-status", Static).update(status)
+        self.set_class(preview.blocked, "-blocked")
 
 
 def _code(text: str, lexer: str) -> ScrollableContainer:

@@ -16,13 +16,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Header, Label, Static
 
 from screens.widgets import Checklist, DryRunBanner, display_path
 from wizard.errors import WizardError
 from wizard.launches import KnownLaunch, find_launches, launch_for_state, statuses_of
 
 if TYPE_CHECKING:
+    from textual.widgets import DataTable, Input
+
     from screens.app import WizardApp
     from wizard.config import LaunchConfig
     from wizard.session import WizardSession
@@ -64,7 +66,7 @@ class StartScreen(Screen[None]):
         with Horizontal(id="start-body"):
             with Vertical(id="launches-pane"):
                 yield Label("Launches", classes="pane-title")
-                yield DataTable(id="launches", cursor_type="row", zebra_stripes=True)
+                # the table of launches and the footer are mounted after the first frame
                 with Horizontal(id="start-buttons"):
                     yield Button("New launch", id="new", variant="primary")
                     yield Button("Resume", id="resume")
@@ -72,11 +74,8 @@ class StartScreen(Screen[None]):
             with Vertical(id="checklist-pane"):
                 yield Label("The runbook's checklist", classes="pane-title")
                 yield Checklist(id="checklist")
-        yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#launches", DataTable)
-        table.add_columns("launch", "progress", "region", "kept in")
         options = self.wizard.options
         if options.sandbox:
             self.query_one("#sandbox-status", Static).update(
@@ -85,7 +84,9 @@ class StartScreen(Screen[None]):
             self.query_one("#new", Button).disabled = True
         else:
             self.query_one("#sandbox-status", Static).display = False
-        self.refresh_launches()
+        self.query_one("#resume", Button).disabled = True  # until the launches are listed
+        self._show_checklist(0)
+        self.call_after_refresh(self._draw_launches)
         if options.state is not None:
             self.call_after_refresh(self._open_state, options.state)
         elif options.config is not None:
@@ -104,10 +105,25 @@ class StartScreen(Screen[None]):
         if not self.launches:
             self.query_one("#new", Button).focus()
 
+    async def _draw_launches(self) -> None:
+        """After the first frame: the table of launches (and its imports), and the footer."""
+        from textual.widgets import DataTable, Footer
+
+        table: DataTable[str] = DataTable(id="launches", cursor_type="row", zebra_stripes=True)
+        table.add_columns("launch", "progress", "region", "kept in")
+        await self.query_one("#launches-pane").mount(table, before="#start-buttons")
+        await self.mount(Footer())
+        self.refresh_launches()
+        if self.focused is None or self.focused.id == "new":  # the user has not moved it
+            table.focus()  # the first focusable widget, as when it was composed
+
     def refresh_launches(self) -> None:
         """List the launches in the folder, most recent first."""
         self.launches = find_launches(self.wizard.folder)
-        table = self.query_one("#launches", DataTable)
+        tables = self.query("#launches")
+        if not tables:  # not drawn yet: `_draw_launches` lists them
+            return
+        table = cast("DataTable[str]", tables.first())
         table.clear()
         for known in self.launches:
             table.add_row(
@@ -119,12 +135,11 @@ class StartScreen(Screen[None]):
         self.query_one("#resume", Button).disabled = not self.launches
         self._show_checklist(0)
 
-    @on(DataTable.RowHighlighted, "#launches")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    # by name, not with @on: DataTable and Input are imported only when they are drawn
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_checklist(event.cursor_row)
 
-    @on(DataTable.RowSelected, "#launches")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_resume()
 
     def _show_checklist(self, row: int) -> None:
@@ -148,7 +163,6 @@ class StartScreen(Screen[None]):
 
     @on(Button.Pressed, "#resume")
     def action_resume(self) -> None:
-        table = self.query_one("#launches", DataTable)
         if not self.launches:
             self.notify(
                 f"Nothing to resume: no launch is kept in {display_path(self.wizard.folder)} "
@@ -159,20 +173,24 @@ class StartScreen(Screen[None]):
             return
         from wizard.session import WizardSession
 
-        known = self.launches[min(table.cursor_row, len(self.launches) - 1)]
+        tables = self.query("#launches")
+        row = cast("DataTable[str]", tables.first()).cursor_row if tables else 0
+        known = self.launches[min(row, len(self.launches) - 1)]
         self._guarded(lambda: WizardSession.resume(known, dry_run=self.wizard.options.dry_run))
 
     @on(Button.Pressed, "#open")
     async def action_open_config(self) -> None:
+        from textual.widgets import Input
+
         fields = self.query("#config-path")
         if not fields:
             field = Input(placeholder="path of a launch.toml, then Enter", id="config-path")
             await self.query_one("#launches-pane").mount(field)
         self.query_one("#config-path", Input).focus()
 
-    @on(Input.Submitted, "#config-path")
-    def _config_path_given(self, event: Input.Submitted) -> None:
-        self._open_config(Path(event.value).expanduser())
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "config-path":
+            self._open_config(Path(event.value).expanduser())
 
     def _open_config(self, path: Path) -> None:
         from wizard.config_file import load_config

@@ -162,7 +162,7 @@ class Terminal:
         condition: Callable[[str], bool],
         what: str,
         *,
-        timeout: float = 30.0,
+        timeout: float = 120.0,
         fail_on: Sequence[str] = (),
     ) -> str:
         """The screen once `condition(screen)` holds.
@@ -187,14 +187,14 @@ class Terminal:
             time.sleep(0.05)
 
     def wait_for_text(
-        self, text: str, *, timeout: float = 30.0, fail_on: Sequence[str] = ()
+        self, text: str, *, timeout: float = 120.0, fail_on: Sequence[str] = ()
     ) -> str:
         """The screen once it shows `text`."""
         return self.wait_for(
             lambda screen: text in screen, repr(text), timeout=timeout, fail_on=fail_on
         )
 
-    def wait_for_exit(self, *, timeout: float = 15.0) -> int:
+    def wait_for_exit(self, *, timeout: float = 60.0) -> int:
         """The program's exit status, once it has exited; `last_screen` is then what it left
         in the terminal (after a full-screen app, what it printed on the way out)."""
         deadline = time.monotonic() + timeout
@@ -256,17 +256,23 @@ def step_ready(number: int) -> Callable[[str], bool]:
     return ready
 
 
-def drive_sandbox_launch(term: Terminal, *, timeout: float = 45.0) -> str:
+WAIT_SECONDS = 180.0
+"""The bound of each wait of a sandbox walk, on its own: a preview, a step after its
+confirmation, the start screen. Generous: a loaded 2-core machine takes seconds per step."""
+
+SUMMARY_SECONDS = 300.0
+"""The bound of the wait for the summary, once every step is confirmed: the services step
+applies (the migrate task, the load balancer, six services) before it shows."""
+
+
+def drive_sandbox_launch(term: Terminal, *, bound: float = WAIT_SECONDS) -> str:
     """From the start screen of `--sandbox`, confirm every step's preview until the summary.
 
-    Returns the summary screen. Fails at once if an error modal or a blocked preview shows.
+    Each wait waits on its own event (the step's preview, the next step's title, the summary)
+    with its own `bound`: a slow step never shortens the next one's wait. Returns the summary
+    screen. Fails at once if an error modal or a blocked preview shows.
     """
-    deadline = time.monotonic() + timeout
-
-    def left() -> float:
-        return max(0.0, deadline - time.monotonic())
-
-    term.wait_for_text("Sandbox ready", timeout=left(), fail_on=FAILURES)
+    term.wait_for_text("Sandbox ready", timeout=bound, fail_on=FAILURES)
     term.send("n")
     for number, title in enumerate(STEP_TITLES, start=1):
         after = (
@@ -278,7 +284,7 @@ def drive_sandbox_launch(term: Terminal, *, timeout: float = 45.0) -> str:
             before = term.wait_for(
                 step_ready(number),
                 f"the preview of step {number} ({title})",
-                timeout=left(),
+                timeout=bound,
                 fail_on=FAILURES,
             )
             term.send("C-y")
@@ -287,14 +293,14 @@ def drive_sandbox_launch(term: Terminal, *, timeout: float = 45.0) -> str:
                     after in screen or screen.count(REVIEW_AGAIN) > before.count(REVIEW_AGAIN)
                 ),
                 f"{after!r} after confirming step {number}",
-                timeout=left(),
+                timeout=bound if after != SUMMARY else max(bound, SUMMARY_SECONDS),
                 fail_on=FAILURES,
             )
             if after in screen:
                 break
             # Confirmed before the step's own preview showed: the wizard planned it again and
             # asks for a second look, as it would a user.
-    return term.wait_for_text(SUMMARY, timeout=left(), fail_on=FAILURES)
+    return term.wait_for_text(SUMMARY, timeout=max(bound, SUMMARY_SECONDS), fail_on=FAILURES)
 
 
 def children(pid: int) -> list[int]:

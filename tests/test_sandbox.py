@@ -4,6 +4,7 @@ written for it, and `apply` from the command line running the whole launch to it
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from tests.conftest import run_cli
 from wizard.config_file import load_config
+from wizard.errors import WizardError
 from wizard.sandbox import Sandbox
 
 
@@ -69,3 +71,19 @@ def test_a_whole_launch_from_the_command_line(sandbox: Sandbox) -> None:
     assert f"endpoint: {sandbox.endpoint}" in status.stdout
     assert "gone ecs:service" in status.stdout and "gone elasticache:subnet-group" in status.stdout
     assert "run destroy again" not in status.stdout
+
+
+def test_the_emulator_seeds_its_account_and_a_failed_seeding_is_reported(tmp_path: Path) -> None:
+    """The emulator's process seeds the account (the wizard's never loads the seeding's
+    clients); when that fails, start says so with the log's place, and stops the emulator."""
+    folder = tmp_path / "sandbox"
+    (folder / "launch.toml").mkdir(parents=True)  # the config cannot be written there
+    sandbox = Sandbox(folder)
+    with pytest.raises(WizardError) as raised:
+        sandbox.start()
+    message = f"{raised.value.message} {raised.value.hint}"
+    assert "seeding its account failed" in message and "emulator.log" in message, message
+    assert "IsADirectoryError" in message, message
+    with pytest.raises(OSError):  # the emulator was stopped
+        socket.create_connection(("127.0.0.1", sandbox.port), timeout=2).close()
+    assert "Traceback" in (folder / "emulator.log").read_text()

@@ -60,7 +60,9 @@ async def test_a_sandbox_launch_quit_half_way_continues_in_a_new_sandbox_run(
         assert "airflow-staging" in text and "4/12 applied" in text
         screen = await _open_launch(pilot, "r")
         assert isinstance(screen, LaunchScreen) and screen.step == "bootstrap"
-        await wait_for(pilot, lambda: screen.preview is not None, timeout=120)
+        await wait_for(
+            pilot, lambda: screen.preview is not None and screen.preview.linted, timeout=120
+        )
         assert not screen.preview.blocked, screen.preview
         endpoint = load_config(folder / "launches" / "airflow-staging.toml").aws.endpoint_url
         aws = Aws(AwsSettings(region="us-east-1", endpoint_url=endpoint))

@@ -118,7 +118,7 @@ async def test_access_denied_in_a_preview_opens_the_dialog_and_retry_shows_the_p
     app = WizardApp(WizardOptions(folder=tmp_path / "launches", template=template))
     async with app.run_test(size=SIZE) as pilot:
         screen = await _new_launch(pilot)
-        await wait_for(pilot, lambda: screen.preview is not None)
+        await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted)
         iam = screen.session.launch().aws.client("iam")  # a client copies the session's handlers
         iam.meta.events.register("before-call.iam.GetRole", refuse_once)
         await screen.show_step("iam")
@@ -126,7 +126,10 @@ async def test_access_denied_in_a_preview_opens_the_dialog_and_retry_shows_the_p
         assert "AWS refused: AccessDenied" in text and "GetRole operation" in text
         assert "Check the credentials' permissions" in text
         await pilot.click("#retry")
-        await wait_for(pilot, lambda: screen.preview is not None and screen.step == "iam")
+        await wait_for(
+            pilot,
+            lambda: screen.preview is not None and screen.preview.linted and screen.step == "iam",
+        )
         assert app.screen is screen
         assert not screen.preview.blocked
     assert refused == ["GetRole"]
@@ -145,14 +148,14 @@ async def test_access_denied_in_discover_says_to_type_the_values_and_the_preview
     app = WizardApp(WizardOptions(folder=tmp_path / "launches", template=template))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await _new_launch(pilot)
-        await wait_for(pilot, lambda: screen.preview is not None)
+        await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted)
         s3 = screen.session.launch().aws.client("s3")  # a client copies the session's handlers
         s3.meta.events.register("before-call.s3.ListBuckets", refuse)
         await screen.show_step("s3_layout")
         await wait_for(pilot, lambda: "Choices are not listed" in screen_text(app), interval=0.5)
         text = screen_text(app)
         assert "AccessDenied" in text and "type the values" in text
-        await wait_for(pilot, lambda: screen.preview is not None)
+        await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted)
         assert not isinstance(app.screen, ErrorModal)
         assert screen.preview.plan.step == "s3_layout"
 

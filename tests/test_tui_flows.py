@@ -61,7 +61,12 @@ async def _confirm_until(pilot: Any, app: WizardApp, stop_before: str | None = N
     while not isinstance(app.screen, SummaryScreen):
         if screen.step == stop_before:
             return
-        await wait_for(pilot, lambda: screen.preview is not None or app.screen is not screen)
+        await wait_for(
+            pilot,
+            lambda: (
+                (screen.preview is not None and screen.preview.linted) or app.screen is not screen
+            ),
+        )
         if app.screen is not screen:
             continue
         assert screen.preview is not None and not screen.preview.blocked, screen.preview
@@ -129,7 +134,8 @@ async def test_an_interrupted_launch_resumes_from_the_start_screen(
     second = _app(tmp_path, template)
     with ecs_agent(aws_endpoint):
         async with second.run_test(size=SIZE) as pilot:
-            assert "4/12 applied" in screen_text(second)
+            # the table of launches is drawn after the first frame
+            await wait_for(pilot, lambda: "4/12 applied" in screen_text(second), interval=0.5)
             screen = await _open_launch(pilot, "r")
             assert screen.step == "bootstrap"  # the applied steps are behind it
             await _confirm_until(pilot, second)
@@ -154,7 +160,7 @@ async def test_a_dry_run_walk_previews_everything_and_leaves_the_emulator_unchan
         screen = await _open_launch(pilot)
         banners = 0
         while not isinstance(app.screen, SummaryScreen):
-            await wait_for(pilot, lambda: screen.preview is not None)
+            await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted)
             banners += "DRY RUN" in screen_text(app)
             await pilot.press("ctrl+y")
             await pilot.pause(0.1)
@@ -179,7 +185,7 @@ async def test_bad_input_shows_the_message_under_the_field_and_blocks_going_on(
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_launch(pilot)
         await screen.show_step("s3_layout")
-        await wait_for(pilot, lambda: screen.preview is not None)
+        await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted)
         bucket = screen.query_one("#input-s3--bucket")
         bucket.value = "Bad_Bucket!"  # type: ignore[attr-defined]
         await pilot.pause()
@@ -244,7 +250,7 @@ async def test_state_option_resumes_that_launch_at_its_first_open_step(
         screen = app.screen
         assert isinstance(screen, LaunchScreen)
         assert screen.step == "iam"
-        await wait_for(pilot, lambda: screen.preview is not None)
+        await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted)
         text = screen_text(app)
         assert "Step 3 of 12: Task execution and task roles" in text
 

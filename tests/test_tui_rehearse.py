@@ -51,7 +51,10 @@ async def test_task_definitions_preview_offers_a_rehearsal(
         await wait_for(pilot, lambda: screen.preview is not None, timeout=60)
         assert not rehearse.display  # only the task definitions' preview offers it
         await screen.show_step("task_definitions")
-        await wait_for(pilot, lambda: screen.preview is not None, timeout=60)
+        # Rehearse is offered with Confirm, once the lint process's findings are in
+        await wait_for(
+            pilot, lambda: screen.preview is not None and screen.preview.linted, timeout=120
+        )
         assert screen.preview is not None and not screen.preview.blocked, screen.preview
         await wait_for(pilot, lambda: rehearse.display)  # shown with the preview
         assert "Rehearse locally" in screen_text(app)

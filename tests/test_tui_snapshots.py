@@ -81,11 +81,19 @@ def _app(folder: Path, **options: Any) -> WizardApp:
     return app
 
 
+async def _launches_drawn(pilot: Any) -> None:
+    """The start screen draws its table of launches and its footer after the first frame."""
+    await wait_for(
+        pilot, lambda: pilot.app.screen.query("#launches") and pilot.app.screen.query("Footer")
+    )
+    await pilot.pause()
+
+
 def test_start_screen(snap_compare: Any, launched: WizardSession, here: Path) -> None:
     """The start screen: the intro, the launch `airflow-staging` with "4/12 applied, redis
     failed", the New launch / Resume / Open config buttons, and the runbook's checklist with
     account, network, iam and s3_layout applied (●) and the ElastiCache broker failed (✗)."""
-    assert snap_compare(_app(here / "launches"), terminal_size=SIZE)
+    assert snap_compare(_app(here / "launches"), terminal_size=SIZE, run_before=_launches_drawn)
 
 
 async def _open_step(pilot: Any, step: str, answers: dict[str, Any] | None = None) -> None:
@@ -96,7 +104,7 @@ async def _open_step(pilot: Any, step: str, answers: dict[str, Any] | None = Non
     if answers:
         screen.session.answer(answers)
     await screen.show_step(step)
-    await wait_for(pilot, lambda: screen.preview is not None, timeout=60)
+    await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted, timeout=60)
     await wait_for(pilot, lambda: not any(w.display for w in screen.query(".choices-loading")))
     await pilot.pause(0.2)
 
@@ -182,6 +190,7 @@ def test_error_modal(snap_compare: Any, launched: WizardSession, here: Path) -> 
             hint="Check the credentials' permissions and the config; any state is saved, so "
             "run the command again when it is fixed (--debug shows the traceback).",
         )
+        await _launches_drawn(pilot)
         pilot.app.show_error(error, retry=lambda: None, skip=lambda: None)
         await pilot.pause(0.2)
 

@@ -278,6 +278,14 @@ class Aws:
             )
 
 
+def warm_up() -> None:
+    """Import boto3 and botocore's client machinery ahead of the first AWS call (seconds on a
+    busy machine): the TUI does it in a thread once its first screen is drawn, so the first
+    preview does not pay for it."""
+    import boto3  # noqa: F401 (the import is the work)
+    import botocore.client  # noqa: F401
+
+
 def _client_config() -> Any:
     from botocore.config import Config
 

@@ -291,11 +291,17 @@ class Sandbox:
     resumed: bool = False
     """Whether `start` found an account kept from an earlier run (and replayed it)."""
 
-    def start(self, *, timeout: float = 30.0) -> None:
-        """Start the emulator and wait until it answers; replay the account kept in `folder`,
-        or seed a new one and write `launch.toml` for it."""
+    def start(self, *, timeout: float = 180.0) -> None:
+        """Start the emulator and wait until it is seeded: it replays the account kept in
+        `folder`, or seeds a new one and writes `launch.toml` for it.
+
+        The emulator's own process seeds it (`serve --folder`), so this process never loads
+        the seeding's boto3 clients: the wizard's memory is the launch's own.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = preferred_port(self.folder)
+        seeded = self.folder / SEEDED_FILE
+        seeded.unlink(missing_ok=True)
         log = (self.folder / "emulator.log").open("ab")
         environment = {
             **os.environ,
@@ -304,13 +310,13 @@ class Sandbox:
             RECORDER_VARIABLE: str(self.folder / RECORDING),
         }
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "wizard.sandbox", "serve", "--port", str(self.port)],
+            [*SERVE, "--port", str(self.port), "--folder", str(self.folder)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=environment,
         )
         deadline = time.monotonic() + timeout
-        while not _answers(self.endpoint):
+        while not seeded.exists():
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise WizardError(
@@ -319,26 +325,15 @@ class Sandbox:
                     hint="Install the extra: pip install 'airflow-ecs-wizard[sandbox]'.",
                 )
             time.sleep(0.05)
-        saved = {key: os.environ.get(key) for key in SANDBOX_CREDENTIALS}
-        os.environ.update(SANDBOX_CREDENTIALS)
-        try:
-            aws = Aws(AwsSettings(region="us-east-1", endpoint_url=self.endpoint))
-            seed_ids(self.endpoint)
-            touch_every_service(aws)
-            self.resumed = recorded_requests(self.folder) > 0 and self.config_path.exists()
-            if self.resumed:
-                replay(self.endpoint)
-            else:
-                (self.folder / RECORDING).unlink(missing_ok=True)
-                start_recording(self.endpoint)
-                seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS, console_stack=True)
-                save_config(sandbox_config(self.endpoint, seeded), self.config_path)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        outcome = json.loads(seeded.read_text(encoding="utf-8"))
+        if "error" in outcome:
+            self.stop()
+            raise WizardError(
+                f"the AWS emulator started, but seeding its account failed: {outcome['error']}",
+                title="Sandbox",
+                hint=f"See {self.folder / 'emulator.log'}; to start over, remove {self.folder}.",
+            )
+        self.resumed = bool(outcome["resumed"])
         (self.folder / PORT_FILE).write_text(str(self.port), encoding="utf-8")
         if self.resumed:
             point_configs_at(self.endpoint, [self.config_path, *self.launches.glob("*.toml")])
@@ -393,7 +388,45 @@ def _answers(endpoint: str) -> bool:
         return False
 
 
-def serve(port: int) -> None:
+SERVE = (sys.executable, "-m", "wizard.sandbox", "serve")
+"""The emulator's process."""
+
+SEEDED_FILE = "seeded.json"
+"""Written by the emulator's process once its account is ready: `{"resumed": bool}`, or
+`{"error": message}`."""
+
+
+def seed_folder_account(endpoint: str, folder: Path) -> bool:
+    """Replay the account kept in `folder` into the emulator, or seed a new one (recorded)
+    and write `folder/launch.toml` for it. Whether it was replayed."""
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=endpoint))
+    seed_ids(endpoint)
+    touch_every_service(aws)
+    config_path = folder / "launch.toml"
+    if recorded_requests(folder) > 0 and config_path.exists():
+        replay(endpoint)
+        return True
+    (folder / RECORDING).unlink(missing_ok=True)
+    start_recording(endpoint)
+    seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS, console_stack=True)
+    save_config(sandbox_config(endpoint, seeded), config_path)
+    return False
+
+
+def _seed_and_report(endpoint: str, folder: Path) -> None:
+    try:
+        outcome: dict[str, object] = {"resumed": seed_folder_account(endpoint, folder)}
+    except Exception as error:  # the wizard shows it; the traceback goes to the log
+        import traceback
+
+        traceback.print_exc()
+        outcome = {"error": f"{type(error).__name__}: {error}"}
+    written = folder / f".{SEEDED_FILE}.tmp"
+    written.write_text(json.dumps(outcome), encoding="utf-8")
+    written.replace(folder / SEEDED_FILE)  # whole, or not there
+
+
+def serve(port: int, folder: Path | None = None) -> None:
     """The child process: the emulator, and a stand-in for the ECS agent of each instance."""
     import logging
 
@@ -409,6 +442,8 @@ def serve(port: int) -> None:
     record_changes_only()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    if folder is not None:
+        _seed_and_report(f"http://127.0.0.1:{port}", folder)
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}"))
     parent = os.getppid()
     try:
@@ -430,4 +465,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m wizard.sandbox")
     parser.add_argument("command", choices=["serve"])
     parser.add_argument("--port", type=int, required=True)
-    serve(parser.parse_args().port)
+    parser.add_argument("--folder", type=Path, help="seed the account kept in this folder")
+    arguments = parser.parse_args()
+    serve(arguments.port, arguments.folder)

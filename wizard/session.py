@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,12 +24,27 @@ from wizard.config_file import save_config
 from wizard.engine import Launch, apply_launch, connect, open_state, plan_step, settings_of
 from wizard.errors import BadInput, Problem, ProblemsError, WizardError
 from wizard.launches import KnownLaunch, state_path_for, statuses_of
+from wizard.lint_pool import LintPool
 from wizard.questions import with_answers
 from wizard.runner import EventSink, RunResult, order
 from wizard.state import StateFile
 from wizard.steps import GRAPH, STEPS
 from wizard.steps.base import Choice, StepPlan
 from wizard.summary import LaunchSummary, summarize
+
+PREFETCHED_CLIENTS = (
+    "ec2",
+    "iam",
+    "s3",
+    "ssm",
+    "rds",
+    "elasticache",
+    "ecr",
+    "cloudformation",
+    "ecs",
+    "elbv2",
+)
+"""The services every launch's later steps call."""
 
 Status = Literal["pending", "previewed", "running", "applied", "failed", "skipped"]
 
@@ -40,11 +55,18 @@ class Preview:
 
     plan: StepPlan
     lint_problems: list[str] = field(default_factory=list)
+    linted: bool = True
+    """Whether the linters' findings are in (a TUI preview shows before they are)."""
 
     @property
     def blocked(self) -> bool:
         """Whether something must be fixed before this step can be applied."""
         return bool(self.plan.problems or self.lint_problems)
+
+    @property
+    def confirmable(self) -> bool:
+        """Whether the user may confirm it: linted, and nothing to fix."""
+        return self.linted and not self.blocked
 
 
 class WizardSession:
@@ -78,6 +100,9 @@ class WizardSession:
         self._lock = threading.RLock()
         self._held = ExitStack()
         self._locked = False
+        self._prefetched: Launch | None = None
+        self.lints = LintPool()
+        """The lint process of `plan_preview`'s previews (started when needed)."""
 
     @classmethod
     def new(cls, config: LaunchConfig, folder: Path, *, dry_run: bool = False) -> WizardSession:
@@ -172,6 +197,43 @@ class WizardSession:
             plan.warnings += [w for w in report.warnings if w not in plan.warnings]
         return Preview(plan, lint_problems)
 
+    def plan_preview(self, step: str) -> Preview:
+        """What applying `step` would do, at once: its artifacts are not linted yet (`lint`
+        does it in the lint process). Read-only."""
+        launch = self.launch()
+        plan = plan_step(launch, step)
+        self._prefetch_clients(launch)
+        return Preview(plan, linted=not plan.artifacts)
+
+    def _prefetch_clients(self, launch: Launch) -> None:
+        """Create the clients of the later steps in the background, once per connection,
+        while the user reads the first preview (EC2's alone takes seconds on a busy machine)."""
+        with self._lock:
+            if self._prefetched is launch:
+                return
+            self._prefetched = launch
+
+        def create() -> None:
+            for service in PREFETCHED_CLIENTS:
+                try:
+                    launch.aws.client(service)
+                except Exception:  # the step that needs it reports it, with its context
+                    return
+
+        threading.Thread(target=create, name="prefetch clients", daemon=True).start()
+
+    def lint(self, preview: Preview) -> Preview:
+        """The preview with its linters' findings, made in the lint process (blocks)."""
+        if preview.linted:
+            return preview
+        region, version = self.launch().aws.region, self.config.airflow.version
+        report = self.lints.lint(preview.plan.artifacts, region, version)
+        warnings = preview.plan.warnings + [
+            w for w in report.warnings if w not in preview.plan.warnings
+        ]
+        plan = replace(preview.plan, warnings=warnings)  # the shown preview is not mutated
+        return Preview(plan, [str(problem) for problem in report.problems], linted=True)
+
     def confirm(self, step: str, preview: Preview) -> None:
         """Remember that the user confirmed this preview (apply refuses a different plan)."""
         digest = preview.plan.digest()
@@ -240,7 +302,8 @@ class WizardSession:
         return result
 
     def close(self) -> None:
-        """Release the state's lock."""
+        """Release the state's lock and end the lint process."""
+        self.lints.shutdown()
         self._held.close()
         self._locked = False
 

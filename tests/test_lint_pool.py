@@ -1,0 +1,147 @@
+"""The lint process of the TUI's previews (wizard/lint_pool.py): the same findings as linting in
+the wizard's own process, a cache by digest, a process that ends when idle, and a process that
+dies reported rather than waited on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.lint_gates import gated, started
+from tests.terminal import running
+from wizard.config_file import load_config
+from wizard.lint import lint_artifacts
+from wizard.lint_pool import LintPool
+from wizard.render import render_artifacts
+
+BOUND = 120.0
+"""Every wait's own bound: generous, for a loaded 2-core machine."""
+
+
+def _until(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + BOUND
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {BOUND:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def artifacts(example_path: Path) -> dict[str, str]:
+    return render_artifacts(load_config(example_path), "123456789012")
+
+
+@pytest.fixture
+def pool() -> Iterator[LintPool]:
+    lints = LintPool()
+    yield lints
+    lints.shutdown()
+
+
+def test_the_lint_process_finds_what_linting_in_process_finds(
+    pool: LintPool, artifacts: dict[str, str]
+) -> None:
+    broken = dict(artifacts)
+    broken["bootstrap.sh"] += "\nif [ -f $UNQUOTED ]; then\n"  # a parse error and a finding
+    expected = lint_artifacts(broken, "us-east-1", "3.3")
+    assert expected.problems, "the broken script must have findings"
+    assert pool.lint(broken, "us-east-1", "3.3") == expected
+
+
+def test_the_same_digest_is_linted_once(pool: LintPool, artifacts: dict[str, str]) -> None:
+    first = pool.lint(artifacts, "us-east-1", "3.3")
+    assert pool.runs == 1
+    assert pool.cached(artifacts, "us-east-1", "3.3")
+    again = pool.lint(dict(artifacts), "us-east-1", "3.3")  # equal files, another dict
+    assert pool.runs == 1 and again == first
+    changed = {**artifacts, "bootstrap.sh": artifacts["bootstrap.sh"] + "\ntrue\n"}
+    assert not pool.cached(changed, "us-east-1", "3.3")
+    pool.lint(changed, "us-east-1", "3.3")
+    assert pool.runs == 2
+    pool.lint(artifacts, "eu-west-1", "3.3")  # the region is part of the digest
+    assert pool.runs == 3
+
+
+def test_the_lint_process_ends_when_idle(artifacts: dict[str, str]) -> None:
+    pool = LintPool(idle_seconds=0.2)
+    try:
+        pool.lint(artifacts, "us-east-1", "3.3")
+        pid = pool.pid
+        assert pid is not None
+        _until(lambda: not Path(f"/proc/{pid}").exists(), "the idle lint process to end")
+        assert pool.lint(artifacts, "us-east-1", "3.3").problems == []  # from the cache
+        assert pool.pid is None and pool.runs == 1
+    finally:
+        pool.shutdown()
+
+
+def test_the_lint_process_is_gone_after_shutdown(pool: LintPool, artifacts: dict[str, str]) -> None:
+    pool.warm()
+    pid = pool.pid
+    assert pid is not None
+    pool.lint(artifacts, "us-east-1", "3.3")
+    assert pool.pid == pid  # one process for every lint
+    pool.shutdown()
+    assert pool.pid is None
+    assert not Path(f"/proc/{pid}").exists(), "the lint process outlived shutdown"
+
+
+def test_a_lint_process_that_dies_is_reported_and_the_next_lint_works(
+    tmp_path: Path, artifacts: dict[str, str]
+) -> None:
+    pool = LintPool(gated(tmp_path))
+    result: list[object] = []
+    worker = threading.Thread(
+        target=lambda: result.append(pool.lint(artifacts, "us-east-1", "3.3")), daemon=True
+    )
+    try:
+        worker.start()
+        _until(lambda: started(tmp_path), "the lint process to start linting")
+        (killed,) = started(tmp_path)
+        os.kill(killed, signal.SIGKILL)
+        worker.join(BOUND)
+        assert not worker.is_alive(), "the lint of a dead process never returned"
+        (report,) = result
+        messages = [str(problem) for problem in report.problems]  # type: ignore[attr-defined]
+        assert len(messages) == 1 and "the lint process stopped before it finished" in messages[0]
+        assert "killed by signal 9" in messages[0]
+        assert "press Preview (ctrl+r)" in messages[0]
+        assert not pool.cached(artifacts, "us-east-1", "3.3")  # a failure is not remembered
+
+        (tmp_path / "open").touch()
+        assert pool.lint(artifacts, "us-east-1", "3.3").problems == []  # a new process
+        assert pool.runs == 2 and pool.pid not in (None, killed)
+    finally:
+        (tmp_path / "open").touch()
+        pool.shutdown()
+
+
+def test_shutdown_in_the_middle_of_a_lint_ends_it_at_once(
+    tmp_path: Path, artifacts: dict[str, str]
+) -> None:
+    """As at the summary: the lint process goes, and the lint waiting on it returns."""
+    pool = LintPool(gated(tmp_path))
+    result: list[object] = []
+    worker = threading.Thread(
+        target=lambda: result.append(pool.lint(artifacts, "us-east-1", "3.3")), daemon=True
+    )
+    try:
+        worker.start()
+        _until(lambda: started(tmp_path), "the lint process to start linting")
+        (linting,) = started(tmp_path)
+        pool.shutdown()
+        assert not running(linting), "the lint process outlived shutdown"
+        worker.join(BOUND)
+        assert not worker.is_alive(), "the lint never returned after shutdown"
+        (report,) = result
+        (problem,) = report.problems  # type: ignore[attr-defined]
+        assert "the lint process stopped before it finished" in str(problem)
+    finally:
+        (tmp_path / "open").touch()
+        pool.shutdown()
