@@ -107,12 +107,16 @@ class StartScreen(Screen[None]):
 
     async def _draw_launches(self) -> None:
         """After the first frame: the table of launches (and its imports), and the footer."""
+        from textual.widget import MountError
         from textual.widgets import DataTable, Footer
 
         table: DataTable[str] = DataTable(id="launches", cursor_type="row", zebra_stripes=True)
         table.add_columns("launch", "progress", "region", "kept in")
-        await self.query_one("#launches-pane").mount(table, before="#start-buttons")
-        await self.mount(Footer())
+        try:
+            await self.query_one("#launches-pane").mount(table, before="#start-buttons")
+            await self.mount(Footer())
+        except MountError:  # quit before the first frame was drawn: nothing is left to draw on
+            return
         self.refresh_launches()
         if self.focused is None or self.focused.id == "new":  # the user has not moved it
             table.focus()  # the first focusable widget, as when it was composed

@@ -35,10 +35,10 @@ STEP_TITLES = (
 """Every step, as its screen titles it ("Step N of 12: TITLE")."""
 
 PREVIEW_READY = (
-    "change(s) to apply. Confirm to apply them.",
+    "change(s) to apply. Confirm to apply them",  # then "." or ", with your consent to N below."
     "Nothing to change: confirm to go on.",
 )
-"""The preview's status line once a step is planned and can be confirmed."""
+"""The preview's status line once a step is planned and can be confirmed (its lint done)."""
 
 PLANNING = "Planning against the account"
 REVIEW_AGAIN = "Review the new preview"

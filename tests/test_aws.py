@@ -85,6 +85,22 @@ def test_throttling_and_5xx_are_retried(aws_endpoint: str, status: int, code: st
     assert value == "v"
 
 
+def test_a_handler_reaches_clients_made_before_it(aws_endpoint: str) -> None:
+    """botocore copies the session's handlers into a client when it is made; the TUI makes the
+    later steps' clients ahead of time, so a handler added afterwards must reach them too."""
+    from botocore.exceptions import ClientError
+
+    aws = _aws(aws_endpoint)
+    early = aws.client("ssm")  # made before the handler, as the TUI's warm-up makes them
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutParameter")
+
+    aws.register("before-call.ssm.PutParameter", refuse)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        early.put_parameter(Name="/early/test", Value="v", Type="String")
+
+
 def test_error_code_of_client_errors(aws_endpoint: str) -> None:
     from botocore.exceptions import ClientError
 

@@ -254,8 +254,13 @@ class Aws:
         return seconds * self.settings.wait_scale
 
     def register(self, event: str, handler: Any) -> None:
-        """Add a botocore event handler to every client of this session (tests inject faults)."""
-        self._session.events.register(event, handler)
+        """Add a botocore event handler to every client of this session (tests inject faults),
+        those made already included: a client copies the session's handlers when it is made, and
+        the TUI makes the later steps' clients ahead of time."""
+        with self._lock:
+            self._session.events.register(event, handler)
+            for client in self._clients.values():
+                client.meta.events.register(event, handler)
 
     def _observe(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         if not _observers:
