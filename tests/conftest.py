@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import os
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -264,6 +265,41 @@ def launch_state(tmp_path: Path, config: LaunchConfig, **network_outputs: Any) -
     if network_outputs:
         state.set_outputs("network", **network_outputs)
     return state
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS credentials anywhere (as `env -i HOME=<empty dir>` leaves a new user): connecting
+    fails at once, without a network call."""
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def no_credentials_env(folder: Path) -> dict[str, str]:
+    """The environment of a command run by a user with no AWS credentials: only PATH and an
+    empty HOME (made in `folder`)."""
+    home = folder / "home"
+    home.mkdir()
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "AWS_CONFIG_FILE": str(home / "missing-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 def run_cli(

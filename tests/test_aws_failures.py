@@ -12,7 +12,6 @@ import contextlib
 import http.client
 import http.server
 import io
-import os
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import EXAMPLE, launch_state, run_cli, with_changes
+from tests.conftest import EXAMPLE, launch_state, no_credentials_env, run_cli, with_changes
 from tests.test_config import _toml
 from wizard.aws import Aws, AwsSettings
 from wizard.cli import main
@@ -175,15 +174,7 @@ def test_destroy_without_credentials_says_how_to_give_them(
     config: LaunchConfig = make_config()
     state = launch_state(tmp_path, config)
     before = state.path.read_bytes()
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "AWS_CONFIG_FILE": str(home / "missing-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    env = no_credentials_env(tmp_path)
     result = run_cli(
         "destroy", "--state", str(state.path), "--endpoint-url", aws_endpoint, "--yes", env=env
     )

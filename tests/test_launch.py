@@ -4,14 +4,13 @@ a deleted resource is found and recreated alone, and destroy removes what was cr
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import no_credentials_env, run_cli
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.destroy import destroy
@@ -175,15 +174,7 @@ def test_destroy_of_a_sandbox_launch_needs_only_its_state(
     credentials destroys it with `destroy --state S --yes` alone (the emulator takes the
     sandbox's placeholder credentials)."""
     launch, state_path = applied
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "AWS_CONFIG_FILE": str(home / "missing-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    env = no_credentials_env(tmp_path)
     result = run_cli("destroy", "--state", str(state_path), "--yes", env=env)
     assert result.returncode == 0, result.stderr
     stacks = launch.aws.client("cloudformation").list_stacks()["StackSummaries"]
