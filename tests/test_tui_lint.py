@@ -67,9 +67,13 @@ async def test_the_preview_shows_before_lint_and_the_findings_follow(
         try:
             await wait_for(pilot, lambda: started(gate), timeout=BOUND)
             assert screen.preview is not None and not screen.preview.linted
-            text = screen_text(app)
-            assert "linting the files" in text, text
-            assert "bootstrap.sh" in text  # the plan's files are on screen already
+            # the plan and its files are on screen already (drawn a moment after the preview)
+            await wait_for(
+                pilot,
+                lambda: all(t in screen_text(app) for t in ("linting the files", "bootstrap.sh")),
+                timeout=BOUND,
+                interval=0.2,
+            )
             assert screen.query_one("#confirm").disabled  # type: ignore[attr-defined]
             await pilot.press("ctrl+y")  # too early: the step stays, and says why
             await wait_for(
