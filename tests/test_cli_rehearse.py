@@ -10,16 +10,22 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 from wizard.rehearse import venv
+from wizard.rehearse.run import TIMEOUT_SCALE_VARIABLE
 
 
-def _no_index(tmp_path: Path) -> dict[str, str]:
-    """An empty venv cache and a pip that may not reach any index: the install fails at once."""
-    return {
+def _no_index(tmp_path: Path, timeout_scale: str | None = None) -> dict[str, str]:
+    """An empty venv cache and a pip that may not reach any index: the install fails at once.
+    The timeout scale is set here, never inherited (scripts/test sets it for the suite)."""
+    env = {
         **os.environ,
         venv.CACHE_VARIABLE: str(tmp_path / "cache"),
         "PIP_NO_INDEX": "1",
         "PIP_FIND_LINKS": "",
     }
+    env.pop(TIMEOUT_SCALE_VARIABLE, None)
+    if timeout_scale is not None:
+        env[TIMEOUT_SCALE_VARIABLE] = timeout_scale
+    return env
 
 
 def test_json_names_the_stage_a_rehearsal_stopped_at(example_path: Path, tmp_path: Path) -> None:
@@ -58,6 +64,19 @@ def test_plain_output_is_the_same_table(example_path: Path, tmp_path: Path) -> N
     assert "pip could not install" in result.stdout
     assert lines[-1] == "verdict: FAILED: airflow install (venv)"
     assert "installing apache-airflow" in result.stderr and "installing" not in result.stdout
+
+
+def test_a_relaxed_timeout_is_listed_before_the_table(example_path: Path, tmp_path: Path) -> None:
+    """With the timeout scale set (as on a slow machine, or in scripts/test), the output says
+    the health checks were given longer: a relaxation is listed, never silent."""
+    result = run_cli(
+        *("rehearse", "--config", str(example_path), "--runtime", "venv"),
+        env=_no_index(tmp_path, timeout_scale="3"),
+    )
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == f"relaxed: health checks: timeouts x3 ({TIMEOUT_SCALE_VARIABLE})"
+    assert lines[2].split() == ["component", "started", "health", "secs"]
 
 
 def test_refused_input_with_json_is_exit_2_and_a_document(example_path: Path) -> None:
