@@ -105,6 +105,8 @@ class PreviewPane(Vertical):
         for pane in panes:
             tabs.compose_add_child(pane)  # what `with TabbedContent():` does in compose
         await self.query_one("#preview-tabs", TabbedContent).remove()
+        if not self.is_attached:  # the screen closed (ctrl+q) while the old tabs went
+            return
         await self.mount(tabs)
 
     def linted(self, preview: Preview) -> None:
