@@ -320,3 +320,24 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def _venv_cache_without_pypi(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("venvs-without-pypi")
+
+
+@pytest.fixture
+def no_pypi(_venv_cache_without_pypi: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """pip may not reach any index, so a rehearsal's Airflow install fails at once; the venv
+    cache it uses. The cache is this worker's, shared by its tests: the venv itself (seconds of
+    ensurepip) is made by the first, and each test's pip install fails in it as on a fresh one.
+    The rehearsal's timeout scale is unset (scripts/test sets it for the suite)."""
+    from wizard.rehearse import venv
+    from wizard.rehearse.run import TIMEOUT_SCALE_VARIABLE
+
+    monkeypatch.setenv(venv.CACHE_VARIABLE, str(_venv_cache_without_pypi))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    monkeypatch.delenv(TIMEOUT_SCALE_VARIABLE, raising=False)
+    return _venv_cache_without_pypi

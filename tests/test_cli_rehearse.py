@@ -9,31 +9,24 @@ import os
 from pathlib import Path
 
 from tests.conftest import run_cli
-from wizard.rehearse import venv
 from wizard.rehearse.run import TIMEOUT_SCALE_VARIABLE
 
 
-def _no_index(tmp_path: Path, timeout_scale: str | None = None) -> dict[str, str]:
-    """An empty venv cache and a pip that may not reach any index: the install fails at once.
-    The timeout scale is set here, never inherited (scripts/test sets it for the suite)."""
-    env = {
-        **os.environ,
-        venv.CACHE_VARIABLE: str(tmp_path / "cache"),
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": "",
-    }
-    env.pop(TIMEOUT_SCALE_VARIABLE, None)
+def _no_index(timeout_scale: str | None = None) -> dict[str, str]:
+    """The environment `no_pypi` made (the install fails at once), with the timeout scale
+    given here, never inherited."""
+    env = dict(os.environ)
     if timeout_scale is not None:
         env[TIMEOUT_SCALE_VARIABLE] = timeout_scale
     return env
 
 
-def test_json_names_the_stage_a_rehearsal_stopped_at(example_path: Path, tmp_path: Path) -> None:
+def test_json_names_the_stage_a_rehearsal_stopped_at(example_path: Path, no_pypi: Path) -> None:
     """Airflow cannot be installed: exit 1, one failed row `airflow install` with pip's log,
     the error for scripts, and nothing was started (no services, no folder left)."""
     result = run_cli(
         *("rehearse", "--config", str(example_path), "--runtime", "venv", "--json"),
-        env=_no_index(tmp_path),
+        env=_no_index(),
     )
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout)  # stdout holds the document and nothing else
@@ -49,12 +42,12 @@ def test_json_names_the_stage_a_rehearsal_stopped_at(example_path: Path, tmp_pat
     assert "error: Airflow install failed" in result.stderr
 
 
-def test_plain_output_is_the_same_table(example_path: Path, tmp_path: Path) -> None:
+def test_plain_output_is_the_same_table(example_path: Path, no_pypi: Path) -> None:
     """Without --json: the rewrites (none yet) and the table, with the failed row's detail and
     the verdict naming it; progress stays on stderr."""
     result = run_cli(
         *("rehearse", "--config", str(example_path), "--runtime", "venv"),
-        env=_no_index(tmp_path),
+        env=_no_index(),
     )
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
@@ -66,12 +59,12 @@ def test_plain_output_is_the_same_table(example_path: Path, tmp_path: Path) -> N
     assert "installing apache-airflow" in result.stderr and "installing" not in result.stdout
 
 
-def test_a_relaxed_timeout_is_listed_before_the_table(example_path: Path, tmp_path: Path) -> None:
+def test_a_relaxed_timeout_is_listed_before_the_table(example_path: Path, no_pypi: Path) -> None:
     """With the timeout scale set (as on a slow machine, or in scripts/test), the output says
     the health checks were given longer: a relaxation is listed, never silent."""
     result = run_cli(
         *("rehearse", "--config", str(example_path), "--runtime", "venv"),
-        env=_no_index(tmp_path, timeout_scale="3"),
+        env=_no_index(timeout_scale="3"),
     )
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
@@ -100,10 +93,15 @@ def test_refused_input_with_json_is_exit_2_and_a_document(example_path: Path) ->
     assert "--image is for the docker runtime" in result.stderr  # people read stderr
 
 
-def test_bad_timeout_scale_with_json_is_exit_2(example_path: Path, tmp_path: Path) -> None:
+def test_bad_timeout_scale_with_json_is_exit_2(
+    example_path: Path, no_pypi: Path, tmp_path: Path
+) -> None:
     result = run_cli(
         *("rehearse", "--config", str(example_path), "--runtime", "venv", "--json"),
-        env={**_no_index(tmp_path), "AIRFLOW_ECS_WIZARD_REHEARSE_TIMEOUT_SCALE": "fast"},
+        env={
+            **_no_index(timeout_scale="fast"),
+            "AIRFLOW_ECS_WIZARD_VENV_CACHE": str(tmp_path / "cache"),  # its own, empty
+        },
     )
     assert result.returncode == 2, result.stderr
     assert json.loads(result.stdout)["error"]["title"] == "Bad timeout scale"

@@ -25,7 +25,6 @@ from screens.summary import SummaryScreen
 from tests.test_sandbox_resume import _sandbox_ready, sandbox_environment  # noqa: F401
 from tests.test_tui_flows import SIZE, _open_launch, template  # noqa: F401
 from tests.tui_support import screen_text, wait_for
-from wizard.rehearse import venv
 
 
 def _rows(screen: RehearsalScreen) -> dict[str, list[str]]:
@@ -39,11 +38,8 @@ def _rows(screen: RehearsalScreen) -> dict[str, list[str]]:
 async def test_task_definitions_preview_offers_a_rehearsal(
     template: Path,  # noqa: F811
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    no_pypi: Path,
 ) -> None:
-    monkeypatch.setenv(venv.CACHE_VARIABLE, str(tmp_path / "venvs"))
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", "")
     app = WizardApp(WizardOptions(folder=tmp_path / "launches", template=template))
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_launch(pilot)
@@ -141,13 +137,10 @@ async def test_sandbox_summary_rehearses_and_opens_the_ui(
 async def test_a_short_terminal_rehearses_with_its_key(
     template: Path,  # noqa: F811
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    no_pypi: Path,
 ) -> None:
     """At 80x24 the buttons give way to their footer keys: ctrl+l rehearses, shown in the footer
     only where the task definitions' preview offers it."""
-    monkeypatch.setenv(venv.CACHE_VARIABLE, str(tmp_path / "venvs"))
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", "")
     app = WizardApp(WizardOptions(folder=tmp_path / "launches", template=template))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open_launch(pilot)
