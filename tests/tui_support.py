@@ -71,6 +71,24 @@ def ecs_agent(endpoint: str) -> Iterator[None]:
         thread.join(timeout=5)
 
 
+def refuse(aws: Aws, operation: str, action: str, *, times: int | None = None) -> list[str]:
+    """Make the emulator-backed `aws` refuse `operation` ("s3.CreateBucket") with AccessDenied,
+    as AWS refuses a caller whose policy lacks `action` ("s3:CreateBucket"): the first `times`
+    calls, or every one. Returns the list the refused operations' names are added to."""
+    refused: list[str] = []
+
+    def deny(model: Any, **_: Any) -> None:
+        if times is None or len(refused) < times:
+            refused.append(model.name)
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": f"not allowed: {action}"}},
+                model.name,
+            )
+
+    aws.register(f"before-call.{operation}", deny)
+    return refused
+
+
 async def wait_for(
     pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 30, interval: float = 0.05
 ) -> None:
