@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from textual.pilot import Pilot
 
 from wizard.aws import Aws, AwsSettings
+from wizard.config import LaunchConfig
 from wizard.config_file import save_config
 from wizard.emulator_gaps import register_service_targets
 from wizard.sandbox import (
@@ -22,6 +23,7 @@ from wizard.sandbox import (
     seed_account,
 )
 from wizard.sandbox_account import touch_every_service
+from wizard.state import StateFile
 
 
 def seeded_template(
@@ -87,6 +89,26 @@ def refuse(aws: Aws, operation: str, action: str, *, times: int | None = None) -
 
     aws.register(f"before-call.{operation}", deny)
     return refused
+
+
+def half_done_launch(
+    folder: Path, config: LaunchConfig, *, config_digest: str = "test"
+) -> StateFile:
+    """A launch of `config` kept in `folder` (its config, and a state with the first four
+    steps applied, account 123456789012); its state file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_config(config, folder / f"{config.name}.toml")
+    state = StateFile.create(
+        folder / f"{config.name}.state.json",
+        launch=config.name,
+        account_id="123456789012",
+        region=config.aws.region,
+        config_digest=config_digest,
+    )
+    for step in ("account", "network", "iam", "s3_layout"):
+        state.start_step(step)
+        state.finish_step(step)
+    return state
 
 
 async def wait_for(
