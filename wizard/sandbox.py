@@ -25,10 +25,10 @@ from wizard.emulator_gaps import (
     fill_change_set_gap,
     fill_elasticache_gaps,
     join_container_instances,
-    register_service_targets,
 )
 from wizard.errors import WizardError
 from wizard.sandbox_account import (
+    ACCOUNT_CHANGED,
     PORT_FILE,
     RECORDER_VARIABLE,
     RECORDING,
@@ -41,6 +41,7 @@ from wizard.sandbox_account import (
     start_recording,
     touch_every_service,
 )
+from wizard.sandbox_agent import look, run_agent
 from wizard.sandbox_seed import (
     CONSOLE_STACK,
     GOOGLE_PARAMETERS,
@@ -65,9 +66,6 @@ __all__ = [  # what the tests and benches import from here, wherever it is defin
     "seed_folder_account",
     "serve",
 ]
-
-AGENT_SECONDS = 1.0
-"""How often the sandbox's stand-in for the ECS agent registers new instances."""
 
 SANDBOX_WAIT_SCALE = 0.02
 """The emulator creates everything at once: poll 50 times as often as on AWS."""
@@ -237,7 +235,6 @@ def serve(port: int, folder: Path | None = None) -> None:
     """The child process: the emulator, and a stand-in for the ECS agent of each instance."""
     import logging
 
-    from botocore.exceptions import BotoCoreError, ClientError
     from moto.server import ThreadedMotoServer
 
     from wizard.instance_refresh_gap import fill_instance_refresh_gap
@@ -252,16 +249,9 @@ def serve(port: int, folder: Path | None = None) -> None:
     if folder is not None:
         _seed_and_report(f"http://127.0.0.1:{port}", folder)
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}"))
-    parent = os.getppid()
+    parent = os.getppid()  # the wizard that started it: when it is gone, so is the sandbox
     try:
-        while os.getppid() == parent:  # the wizard that started it is gone: so is the sandbox
-            time.sleep(AGENT_SECONDS)
-            try:
-                for arn in aws.client("ecs").list_clusters()["clusterArns"]:
-                    join_container_instances(aws, arn.rsplit("/", 1)[-1])
-                    register_service_targets(aws, arn.rsplit("/", 1)[-1])
-            except (BotoCoreError, ClientError) as error:  # the agent tries again, as ECS's would
-                logging.getLogger(__name__).warning("agent stand-in: %s", error)
+        run_agent(lambda: look(aws), ACCOUNT_CHANGED, lambda: os.getppid() == parent)
     finally:
         server.stop()
 
