@@ -16,7 +16,14 @@ from screens.app import WizardApp, WizardOptions
 from screens.launch import LaunchScreen
 from screens.modals import ErrorModal
 from tests.services import free_port
-from tests.tui_support import refuse, screen_text, seeded_template, wait_for
+from tests.tui_support import (
+    applied_launch,
+    launch_screen,
+    refuse,
+    screen_text,
+    seeded_template,
+    wait_for,
+)
 
 SIZE = (150, 45)
 
@@ -24,14 +31,7 @@ SIZE = (150, 45)
 async def _new_launch(pilot: Any) -> LaunchScreen:
     """Press New launch; the launch's screen (an error dialog may be over it already)."""
     await pilot.press("n")
-
-    def launch_screen() -> LaunchScreen | None:
-        return next((s for s in pilot.app.screen_stack if isinstance(s, LaunchScreen)), None)
-
-    await wait_for(pilot, launch_screen)
-    screen = launch_screen()
-    assert screen is not None
-    return screen
+    return await launch_screen(pilot)
 
 
 async def _error_shown(pilot: Any) -> str:
@@ -124,18 +124,10 @@ async def test_access_denied_in_discover_says_to_type_the_values_and_the_preview
 async def test_the_summary_of_a_half_done_launch_says_it_is_not_up_and_what_to_do(
     aws_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wizard.config_file import load_config
-    from wizard.session import WizardSession
 
     monkeypatch.setenv("AIRFLOW_ECS_WIZARD_WAIT_SCALE", "0")
-    template = seeded_template(aws_endpoint, tmp_path)
-    session = WizardSession.new(load_config(template), tmp_path / "launches")
-    for step in ("account", "network"):
-        session.confirm(step, session.preview(step))
-    assert session.apply_ready().ok
-    session.close()
-
-    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=session.state_path))
+    state = applied_launch(seeded_template(aws_endpoint, tmp_path), tmp_path / "launches")
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=state))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
         await pilot.press("ctrl+s")

@@ -18,6 +18,7 @@ from screens.modals import ErrorModal
 from screens.start import StartScreen
 from screens.summary import SummaryScreen
 from tests.tui_support import (
+    applied_launch,
     ecs_agent,
     emulator_contents,
     refuse,
@@ -227,15 +228,9 @@ async def test_an_aws_error_opens_the_modal_and_retry_applies_the_step(
 async def test_state_option_resumes_that_launch_at_its_first_open_step(
     template: Path, tmp_path: Path
 ) -> None:
-    from wizard.session import WizardSession
 
-    session = WizardSession.new(load_config(template), tmp_path / "elsewhere")
-    for step in ("account", "network"):
-        session.confirm(step, session.preview(step))
-    assert session.apply_ready().ok
-    session.close()
-
-    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=session.state_path))
+    state = applied_launch(template, tmp_path / "elsewhere")
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=state))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
         screen = app.screen

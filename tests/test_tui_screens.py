@@ -14,7 +14,7 @@ from screens.launch import LaunchScreen
 from screens.preview import PreviewPane
 from screens.progress import ApplyProgress
 from screens.summary import SummaryScreen
-from tests.tui_support import half_done_launch, screen_text, wait_for
+from tests.tui_support import half_done_launch, launch_screen, screen_text, wait_for
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
 from wizard.runner import StepEvent
@@ -100,18 +100,6 @@ def _resumed(
     return state, WizardApp(WizardOptions(folder=tmp_path / "launches", state=state))
 
 
-async def _resumed_screen(pilot: Any) -> LaunchScreen:
-    """Wait until the resumed launch's screen is open (a dialog may be over it); the screen."""
-
-    def screen() -> LaunchScreen | None:
-        return next((s for s in pilot.app.screen_stack if isinstance(s, LaunchScreen)), None)
-
-    await wait_for(pilot, screen)
-    found = screen()
-    assert found is not None
-    return found
-
-
 async def test_ctrl_q_on_a_half_done_launch_leaves_the_commands_that_resume_it(
     tmp_path: Path,
     example_data: dict[str, Any],
@@ -120,7 +108,7 @@ async def test_ctrl_q_on_a_half_done_launch_leaves_the_commands_that_resume_it(
 ) -> None:
     state, app = _resumed(tmp_path, example_data, aws_endpoint, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
-        await _resumed_screen(pilot)
+        await launch_screen(pilot)
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: app.return_code is not None)
     assert app.return_code == 0
@@ -271,7 +259,7 @@ async def test_at_80x24_the_sidebar_folds_into_a_true_line_and_the_form_has_room
     state.start_step("redis")
     state.fail_step("redis", "replication group airflow-staging is create-failed")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _resumed_screen(pilot)
+        screen = await launch_screen(pilot)
         await wait_for(pilot, lambda: "Step 5 of 12" in screen_text(app), interval=0.2)
         await wait_for(pilot, lambda: "^y Confirm" in screen_text(app), interval=0.2)
         text = screen_text(app)
@@ -387,7 +375,7 @@ async def test_quit_from_the_error_dialog_also_leaves_the_resume_commands(
 
     _, app = _resumed(tmp_path, example_data, aws_endpoint, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
-        await _resumed_screen(pilot)
+        await launch_screen(pilot)
         app.show_error(WizardError("AWS refused", title="Refused"), retry=lambda: None)
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
         await wait_for(pilot, lambda: "Quit (state saved)" in screen_text(app), interval=0.2)
