@@ -219,35 +219,49 @@ def fast_waits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def launch_config(
+def make_launch_config(
     aws_endpoint: str,
     example_data: dict[str, Any],
     postgres: Any,
     monkeypatch: pytest.MonkeyPatch,
     fast_waits: None,
-) -> LaunchConfig:
+) -> Callable[..., LaunchConfig]:
+    """Seed the emulator as the sandbox does (`console_stack`: with the console-made cluster
+    stack too) and build the example config pointed at it and at the real PostgreSQL server,
+    one task per service, with dotted-path `changes` on top; call it once per test."""
     from wizard.aws import Aws, AwsSettings
     from wizard.sandbox import GOOGLE_PARAMETERS, seed_account
 
-    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=aws_endpoint))
-    seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS)
-    monkeypatch.setenv("AIRFLOW_ECS_WIZARD_DB_ADMIN_PASSWORD", "trusted-locally")
-    changes: dict[str, Any] = {
-        "aws.endpoint_url": aws_endpoint,
-        "aws.account_id": "123456789012",
-        "network.vpc_id": seeded.vpc_id,
-        "network.subnet_ids": seeded.subnet_ids,
-        "network.public_subnet_ids": seeded.public_subnet_ids,
-        "s3.create_bucket": True,
-        "iam": {},
-        "database.host": "127.0.0.1",
-        "database.port": postgres.port,
-        "database.admin_username": postgres.user,
-        "database.database_name": f"airflow_{abs(hash(aws_endpoint)) % 10**6}_{id(seeded) % 997}",
-    }
-    for component in ("webserver", "scheduler", "worker", "flower", "triggerer", "dag_processor"):
-        changes[f"components.{component}.desired_count"] = 1
-    return LaunchConfig.model_validate(with_changes(example_data, changes))
+    def make(*, console_stack: bool = False, **changes: Any) -> LaunchConfig:
+        aws = Aws(AwsSettings(region="us-east-1", endpoint_url=aws_endpoint))
+        seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS, console_stack=console_stack)
+        monkeypatch.setenv("AIRFLOW_ECS_WIZARD_DB_ADMIN_PASSWORD", "trusted-locally")
+        database = f"airflow_{abs(hash(aws_endpoint)) % 10**6}_{id(seeded) % 997}"
+        launch: dict[str, Any] = {
+            "aws.endpoint_url": aws_endpoint,
+            "aws.account_id": "123456789012",
+            "network.vpc_id": seeded.vpc_id,
+            "network.subnet_ids": seeded.subnet_ids,
+            "network.public_subnet_ids": seeded.public_subnet_ids,
+            "s3.create_bucket": True,
+            "iam": {},
+            "database.host": "127.0.0.1",
+            "database.port": postgres.port,
+            "database.admin_username": postgres.user,
+            "database.database_name": database,
+        }
+        for component in example_data["components"]:
+            launch[f"components.{component}.desired_count"] = 1
+        dotted = {key.replace("__", "."): value for key, value in changes.items()}
+        return LaunchConfig.model_validate(with_changes(example_data, {**launch, **dotted}))
+
+    return make
+
+
+@pytest.fixture
+def launch_config(make_launch_config: Callable[..., LaunchConfig]) -> LaunchConfig:
+    """The example launch over the seeded account (see `make_launch_config`)."""
+    return make_launch_config()
 
 
 def launch_state(tmp_path: Path, config: LaunchConfig, **network_outputs: Any) -> Any:

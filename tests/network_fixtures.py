@@ -19,41 +19,38 @@ REGION = "us-east-1"
 
 @dataclass
 class Seeded:
-    """The account a test starts from: a VPC with two private subnets and a public one."""
+    """The account a test starts from: the sandbox's VPC and database (`wizard.sandbox_seed`),
+    with a route table of its own for private subnet A."""
 
     vpc: str
     private_a: str
     private_b: str
-    public: str
+    public_subnet_ids: list[str]
     private_table: str
     main_table: str
     rds_group: str
     ec2: Any
 
+    @property
+    def public(self) -> str:
+        """The public subnet of zone a."""
+        return self.public_subnet_ids[0]
+
 
 def _seed(endpoint: str) -> Seeded:
-    """Private subnet A has its own route table, B uses the VPC's main table (neither routes to
-    the internet gateway); the public subnet routes 0.0.0.0/0 to it. An RDS instance with its
-    own security group sits in the private subnets."""
+    """The sandbox's network and RDS instance; private subnet A gets a route table of its own,
+    B keeps the VPC's main table (neither routes to the internet gateway; the public subnets'
+    table sends 0.0.0.0/0 to it)."""
     import boto3
 
-    kw = {"endpoint_url": endpoint, "region_name": REGION}
-    ec2 = boto3.client("ec2", **kw)
-    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    from wizard.aws import Aws, AwsSettings
+    from wizard.sandbox_seed import seed_database, seed_network
 
-    def subnet(cidr: str, az: str) -> str:
-        return str(
-            ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
-        )
-
-    private_a = subnet("10.20.1.0/24", "us-east-1a")
-    private_b = subnet("10.20.2.0/24", "us-east-1b")
-    public = subnet("10.20.100.0/24", "us-east-1a")
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-    public_table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=public_table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    ec2.associate_route_table(RouteTableId=public_table, SubnetId=public)
+    aws = Aws(AwsSettings(region=REGION, endpoint_url=endpoint))
+    network = seed_network(aws)
+    rds_group = seed_database(aws, network)
+    ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name=REGION)  # the tests' own
+    vpc, (private_a, private_b) = network.vpc_id, network.subnet_ids
     private_table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
     ec2.associate_route_table(RouteTableId=private_table, SubnetId=private_a)
     main_table = ec2.describe_route_tables(
@@ -62,25 +59,16 @@ def _seed(endpoint: str) -> Seeded:
             {"Name": "association.main", "Values": ["true"]},
         ]
     )["RouteTables"][0]["RouteTableId"]
-    rds_group = ec2.create_security_group(GroupName="rds", Description="db", VpcId=vpc)["GroupId"]
-    rds = boto3.client("rds", **kw)
-    rds.create_db_subnet_group(
-        DBSubnetGroupName="airflow-db",
-        DBSubnetGroupDescription="private",
-        SubnetIds=[private_a, private_b],
+    return Seeded(
+        vpc,
+        private_a,
+        private_b,
+        network.public_subnet_ids,
+        private_table,
+        main_table,
+        rds_group,
+        ec2,
     )
-    rds.create_db_instance(
-        DBInstanceIdentifier="staging-rds",
-        Engine="postgres",
-        EngineVersion="15.4",
-        DBInstanceClass="db.t4g.medium",
-        AllocatedStorage=20,
-        MasterUsername="postgres",
-        MasterUserPassword="not-a-secret-1",
-        DBSubnetGroupName="airflow-db",
-        VpcSecurityGroupIds=[rds_group],
-    )
-    return Seeded(vpc, private_a, private_b, public, private_table, main_table, rds_group, ec2)
 
 
 @pytest.fixture
@@ -104,7 +92,7 @@ def console_stack(seeded: Seeded) -> str:
     VPC: its instances in the private subnets with the console's own group, and the console's
     instance role. Returns the group's id."""
     from wizard.aws import Aws, AwsSettings
-    from wizard.sandbox import add_console_stack
+    from wizard.sandbox_seed import add_console_stack
 
     aws = Aws(AwsSettings(region=REGION, endpoint_url=seeded.ec2.meta.endpoint_url))
     return add_console_stack(aws, seeded.vpc, [seeded.private_a, seeded.private_b])

@@ -5,46 +5,21 @@ preview gives it), the instance refresh, and the services in the stack's own clu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import with_changes
 from wizard.aws import Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.destroy import destroy
 from wizard.engine import apply_launch, connect, open_state
 from wizard.runner import StepEvent
-from wizard.sandbox import CONSOLE_STACK, GOOGLE_PARAMETERS, join_container_instances, seed_account
+from wizard.sandbox import CONSOLE_STACK, join_container_instances
 from wizard.state import StateFile
 from wizard.summary import summarize
 
 STACK_CLUSTER = "airflow-console"
 """The cluster the console stack's user data writes (`ECS_CLUSTER=`)."""
-
-
-def _console_config(
-    aws_endpoint: str, example_data: dict[str, Any], postgres: Any, monkeypatch: Any
-) -> LaunchConfig:
-    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=aws_endpoint))
-    seeded = seed_account(aws, google_parameters=GOOGLE_PARAMETERS, console_stack=True)
-    monkeypatch.setenv("AIRFLOW_ECS_WIZARD_DB_ADMIN_PASSWORD", "trusted-locally")
-    changes: dict[str, Any] = {
-        "aws.endpoint_url": aws_endpoint,
-        "aws.account_id": "123456789012",
-        "network.vpc_id": seeded.vpc_id,
-        "network.subnet_ids": seeded.subnet_ids,
-        "network.public_subnet_ids": seeded.public_subnet_ids,
-        "s3.create_bucket": True,
-        "iam": {},
-        "database.host": "127.0.0.1",
-        "database.port": postgres.port,
-        "database.admin_username": postgres.user,
-        "database.database_name": f"airflow_console_{abs(hash(aws_endpoint)) % 10**6}",
-        "cluster.existing_stack": CONSOLE_STACK,
-    }
-    for component in ("webserver", "scheduler", "worker", "flower", "triggerer", "dag_processor"):
-        changes[f"components.{component}.desired_count"] = 1
-    return LaunchConfig.model_validate(with_changes(example_data, changes))
 
 
 def _seeded_groups(ec2: Any) -> list[str]:
@@ -70,14 +45,9 @@ def _rules(ec2: Any, groups: list[str]) -> list[dict[str, Any]]:
 
 
 def test_a_launch_over_the_console_stack_runs_in_the_stacks_cluster(
-    aws_endpoint: str,
-    example_data: dict[str, Any],
-    postgres: Any,
-    monkeypatch: Any,
-    fast_waits: None,
-    tmp_path: Path,
+    aws_endpoint: str, make_launch_config: Callable[..., LaunchConfig], tmp_path: Path
 ) -> None:
-    config = _console_config(aws_endpoint, example_data, postgres, monkeypatch)
+    config = make_launch_config(console_stack=True, cluster__existing_stack=CONSOLE_STACK)
     assert config.cluster_name == "airflow-staging"  # the config says another cluster
     ec2 = Aws(AwsSettings(region="us-east-1", endpoint_url=aws_endpoint)).client("ec2")
     groups = _seeded_groups(ec2)

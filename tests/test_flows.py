@@ -104,8 +104,8 @@ def test_a_worker_and_an_api_server_on_different_instances(
 ) -> None:
     instances, _ = _applied(config, seeded, tmp_path)
     (proxy,) = [f for f in model.launch_flows(config) if "Service Connect" in f.name]
-    worker_host = Node("instance running the worker", (instances,), "10.20.1.10")
-    api_host = Node("instance running the API server", (instances,), "10.20.2.20")
+    worker_host = Node("instance running the worker", (instances,), "10.0.1.10")
+    api_host = Node("instance running the API server", (instances,), "10.0.2.20")
     assert model.admitted(proxy, worker_host, api_host, _rules(seeded, instances))
 
     # the rule that lets instances reach each other's proxy port is gone: only a worker on the
@@ -135,7 +135,7 @@ def test_a_worker_and_an_api_server_on_different_instances(
                 "IpProtocol": "tcp",
                 "FromPort": 32768,
                 "ToPort": 65535,
-                "IpRanges": [{"CidrIp": "10.20.1.0/24"}],
+                "IpRanges": [{"CidrIp": "10.0.1.0/24"}],
             }
         ],
     )
@@ -218,7 +218,7 @@ def test_an_interface_endpoint_whose_group_drops_the_instances_is_warned_about(
         f"VPC endpoint {endpoint} (ecr.dkr) admits HTTPS only through {default['GroupId']} "
         "(the VPC's default group: none given), which does not admit the instances: instances "
         "cannot pull the image. Add an inbound rule for tcp 443 from "
-        "airflow-staging-instances (new) or the private subnets (10.20.1.0/24, 10.20.2.0/24)"
+        "airflow-staging-instances (new) or the private subnets (10.0.1.0/24, 10.0.2.0/24)"
     )
 
     https = ec2.create_security_group(GroupName="endpoints", Description="443", VpcId=seeded.vpc)
@@ -228,10 +228,10 @@ def test_an_interface_endpoint_whose_group_drops_the_instances_is_warned_about(
         permission = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, **source}
         ec2.authorize_security_group_ingress(GroupId=https["GroupId"], IpPermissions=[permission])
 
-    admit({"IpRanges": [{"CidrIp": "10.20.1.0/24"}]})  # one subnet of two is not enough
+    admit({"IpRanges": [{"CidrIp": "10.0.1.0/24"}]})  # one subnet of two is not enough
     (warning,) = endpoint_warnings()
     assert f"through {https['GroupId']}, which does not admit the instances" in warning
-    admit({"IpRanges": [{"CidrIp": "10.20.2.0/24"}]})
+    admit({"IpRanges": [{"CidrIp": "10.0.2.0/24"}]})
     assert endpoint_warnings() == []
 
     # by the instance group: once it exists, a rule that names it is enough
@@ -241,7 +241,7 @@ def test_an_interface_endpoint_whose_group_drops_the_instances_is_warned_about(
         SecurityGroupRuleIds=[
             r["SecurityGroupRuleId"]
             for r in _rules(seeded, https["GroupId"])
-            if not r["IsEgress"] and r.get("CidrIpv4") == "10.20.1.0/24"
+            if not r["IsEgress"] and r.get("CidrIpv4") == "10.0.1.0/24"
         ],
     )
     assert len(endpoint_warnings()) == 1

@@ -44,6 +44,30 @@ def pool() -> Iterator[LintPool]:
     lints.shutdown()
 
 
+@pytest.fixture
+def gated_pool(tmp_path: Path) -> Iterator[LintPool]:
+    """A pool whose lint process stops at its gate (tests/lint_gates.py) until the test opens it."""
+    lints = LintPool(gated(tmp_path))
+    yield lints
+    (tmp_path / "open").touch()
+    lints.shutdown()
+
+
+def _lint_in_background(
+    pool: LintPool, artifacts: dict[str, str], tmp_path: Path
+) -> tuple[threading.Thread, list[object], int]:
+    """Lint in a thread until the lint process is at its gate: the thread, the list its report
+    goes to, and the lint process's pid."""
+    result: list[object] = []
+    worker = threading.Thread(
+        target=lambda: result.append(pool.lint(artifacts, "us-east-1", "3.3")), daemon=True
+    )
+    worker.start()
+    _until(lambda: started(tmp_path), "the lint process to start linting")
+    (pid,) = started(tmp_path)
+    return worker, result, pid
+
+
 def test_the_lint_process_finds_what_linting_in_process_finds(
     pool: LintPool, artifacts: dict[str, str]
 ) -> None:
@@ -93,55 +117,34 @@ def test_the_lint_process_is_gone_after_shutdown(pool: LintPool, artifacts: dict
 
 
 def test_a_lint_process_that_dies_is_reported_and_the_next_lint_works(
-    tmp_path: Path, artifacts: dict[str, str]
+    tmp_path: Path, artifacts: dict[str, str], gated_pool: LintPool
 ) -> None:
-    pool = LintPool(gated(tmp_path))
-    result: list[object] = []
-    worker = threading.Thread(
-        target=lambda: result.append(pool.lint(artifacts, "us-east-1", "3.3")), daemon=True
-    )
-    try:
-        worker.start()
-        _until(lambda: started(tmp_path), "the lint process to start linting")
-        (killed,) = started(tmp_path)
-        os.kill(killed, signal.SIGKILL)
-        worker.join(BOUND)
-        assert not worker.is_alive(), "the lint of a dead process never returned"
-        (report,) = result
-        messages = [str(problem) for problem in report.problems]  # type: ignore[attr-defined]
-        assert len(messages) == 1 and "the lint process stopped before it finished" in messages[0]
-        assert "killed by signal 9" in messages[0]
-        assert "press Preview (ctrl+r)" in messages[0]
-        assert not pool.cached(artifacts, "us-east-1", "3.3")  # a failure is not remembered
+    pool = gated_pool
+    worker, result, killed = _lint_in_background(pool, artifacts, tmp_path)
+    os.kill(killed, signal.SIGKILL)
+    worker.join(BOUND)
+    assert not worker.is_alive(), "the lint of a dead process never returned"
+    (report,) = result
+    messages = [str(problem) for problem in report.problems]  # type: ignore[attr-defined]
+    assert len(messages) == 1 and "the lint process stopped before it finished" in messages[0]
+    assert "killed by signal 9" in messages[0]
+    assert "press Preview (ctrl+r)" in messages[0]
+    assert not pool.cached(artifacts, "us-east-1", "3.3")  # a failure is not remembered
 
-        (tmp_path / "open").touch()
-        assert pool.lint(artifacts, "us-east-1", "3.3").problems == []  # a new process
-        assert pool.runs == 2 and pool.pid not in (None, killed)
-    finally:
-        (tmp_path / "open").touch()
-        pool.shutdown()
+    (tmp_path / "open").touch()
+    assert pool.lint(artifacts, "us-east-1", "3.3").problems == []  # a new process
+    assert pool.runs == 2 and pool.pid not in (None, killed)
 
 
 def test_shutdown_in_the_middle_of_a_lint_ends_it_at_once(
-    tmp_path: Path, artifacts: dict[str, str]
+    tmp_path: Path, artifacts: dict[str, str], gated_pool: LintPool
 ) -> None:
     """As at the summary: the lint process goes, and the lint waiting on it returns."""
-    pool = LintPool(gated(tmp_path))
-    result: list[object] = []
-    worker = threading.Thread(
-        target=lambda: result.append(pool.lint(artifacts, "us-east-1", "3.3")), daemon=True
-    )
-    try:
-        worker.start()
-        _until(lambda: started(tmp_path), "the lint process to start linting")
-        (linting,) = started(tmp_path)
-        pool.shutdown()
-        assert not running(linting), "the lint process outlived shutdown"
-        worker.join(BOUND)
-        assert not worker.is_alive(), "the lint never returned after shutdown"
-        (report,) = result
-        (problem,) = report.problems  # type: ignore[attr-defined]
-        assert "the lint process stopped before it finished" in str(problem)
-    finally:
-        (tmp_path / "open").touch()
-        pool.shutdown()
+    worker, result, linting = _lint_in_background(gated_pool, artifacts, tmp_path)
+    gated_pool.shutdown()
+    assert not running(linting), "the lint process outlived shutdown"
+    worker.join(BOUND)
+    assert not worker.is_alive(), "the lint never returned after shutdown"
+    (report,) = result
+    (problem,) = report.problems  # type: ignore[attr-defined]
+    assert "the lint process stopped before it finished" in str(problem)

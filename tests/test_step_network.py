@@ -159,7 +159,7 @@ def test_a_rule_that_already_admits_the_subnets_is_enough(
                 "IpProtocol": "tcp",
                 "FromPort": 5432,
                 "ToPort": 5432,
-                "IpRanges": [{"CidrIp": "10.20.0.0/16"}],
+                "IpRanges": [{"CidrIp": "10.0.0.0/16"}],
             }
         ],
     )
@@ -218,7 +218,7 @@ def test_missing_nat_and_endpoints_are_warned_about_until_there_is_a_way_out(
                 "IpProtocol": "tcp",
                 "FromPort": 443,
                 "ToPort": 443,
-                "IpRanges": [{"CidrIp": "10.20.0.0/16"}],
+                "IpRanges": [{"CidrIp": "10.0.0.0/16"}],
             }
         ],
     )
@@ -360,10 +360,8 @@ def test_a_public_subnet_among_the_private_ones_is_warned_about(
         }
     )
     warnings = STEP.plan(_context(mixed)).warnings
-    assert any(
-        f"subnet {seeded.public} (10.20.100.0/24 us-east-1a)" in w and "internet gateway" in w
-        for w in warnings
-    )
+    public = f"subnet {seeded.public} (10.0.101.0/24 us-east-1a public-a)"
+    assert any(public in w and "internet gateway" in w for w in warnings)
 
 
 def test_an_existing_cache_whose_groups_cannot_be_read_is_a_warning(
@@ -418,9 +416,9 @@ def test_discover_tells_private_from_public_subnets(config: LaunchConfig, seeded
     assert seeded.vpc in [c.value for c in choices["network.vpc_id"]]
     private = {c.value: c.label for c in choices["network.subnet_ids"]}
     assert private == {
-        seeded.private_a: "10.20.1.0/24 us-east-1a",
-        seeded.private_b: "10.20.2.0/24 us-east-1b",
+        seeded.private_a: "10.0.1.0/24 us-east-1a private-a",
+        seeded.private_b: "10.0.2.0/24 us-east-1b private-b",
     }
-    assert [c.value for c in choices["network.public_subnet_ids"]] == [seeded.public]
+    assert [c.value for c in choices["network.public_subnet_ids"]] == seeded.public_subnet_ids
     assert seeded.rds_group in [c.value for c in choices["network.security_group_ids"]]
     assert ctx.aws.recorder.mutating() == {}

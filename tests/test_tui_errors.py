@@ -11,13 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from screens.app import WizardApp, WizardOptions
 from screens.launch import LaunchScreen
 from screens.modals import ErrorModal
 from tests.services import free_port
-from tests.tui_support import screen_text, seeded_template, wait_for
+from tests.tui_support import (
+    applied_launch,
+    launch_screen,
+    refuse,
+    screen_text,
+    seeded_template,
+    wait_for,
+)
 
 SIZE = (150, 45)
 
@@ -25,14 +31,7 @@ SIZE = (150, 45)
 async def _new_launch(pilot: Any) -> LaunchScreen:
     """Press New launch; the launch's screen (an error dialog may be over it already)."""
     await pilot.press("n")
-
-    def launch_screen() -> LaunchScreen | None:
-        return next((s for s in pilot.app.screen_stack if isinstance(s, LaunchScreen)), None)
-
-    await wait_for(pilot, launch_screen)
-    screen = launch_screen()
-    assert screen is not None
-    return screen
+    return await launch_screen(pilot)
 
 
 async def _error_shown(pilot: Any) -> str:
@@ -84,23 +83,12 @@ async def test_an_endpoint_that_is_gone_opens_the_error_dialog(
 async def test_access_denied_in_a_preview_opens_the_dialog_and_retry_shows_the_preview(
     aws_endpoint: str, tmp_path: Path
 ) -> None:
-    refused: list[str] = []
-
-    def refuse_once(model: Any, **_: Any) -> None:
-        if not refused:
-            refused.append(model.name)
-            raise ClientError(
-                {"Error": {"Code": "AccessDenied", "Message": "not allowed: iam:GetRole"}},
-                "GetRole",
-            )
-
     template = seeded_template(aws_endpoint, tmp_path)
     app = WizardApp(WizardOptions(folder=tmp_path / "launches", template=template))
     async with app.run_test(size=SIZE) as pilot:
         screen = await _new_launch(pilot)
         await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted)
-        iam = screen.session.launch().aws.client("iam")  # a client copies the session's handlers
-        iam.meta.events.register("before-call.iam.GetRole", refuse_once)
+        refused = refuse(screen.session.launch().aws, "iam.GetRole", "iam:GetRole", times=1)
         await screen.show_step("iam")
         text = await _error_shown(pilot)
         assert "AWS refused: AccessDenied" in text and "GetRole operation" in text
@@ -118,19 +106,12 @@ async def test_access_denied_in_a_preview_opens_the_dialog_and_retry_shows_the_p
 async def test_access_denied_in_discover_says_to_type_the_values_and_the_preview_follows(
     aws_endpoint: str, tmp_path: Path
 ) -> None:
-    def refuse(model: Any, **_: Any) -> None:
-        raise ClientError(
-            {"Error": {"Code": "AccessDenied", "Message": "not allowed: s3:ListAllMyBuckets"}},
-            "ListBuckets",
-        )
-
     template = seeded_template(aws_endpoint, tmp_path)
     app = WizardApp(WizardOptions(folder=tmp_path / "launches", template=template))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await _new_launch(pilot)
         await wait_for(pilot, lambda: screen.preview is not None and screen.preview.linted)
-        s3 = screen.session.launch().aws.client("s3")  # a client copies the session's handlers
-        s3.meta.events.register("before-call.s3.ListBuckets", refuse)
+        refuse(screen.session.launch().aws, "s3.ListBuckets", "s3:ListAllMyBuckets")
         await screen.show_step("s3_layout")
         await wait_for(pilot, lambda: "Choices are not listed" in screen_text(app), interval=0.5)
         text = screen_text(app)
@@ -143,18 +124,10 @@ async def test_access_denied_in_discover_says_to_type_the_values_and_the_preview
 async def test_the_summary_of_a_half_done_launch_says_it_is_not_up_and_what_to_do(
     aws_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wizard.config_file import load_config
-    from wizard.session import WizardSession
 
     monkeypatch.setenv("AIRFLOW_ECS_WIZARD_WAIT_SCALE", "0")
-    template = seeded_template(aws_endpoint, tmp_path)
-    session = WizardSession.new(load_config(template), tmp_path / "launches")
-    for step in ("account", "network"):
-        session.confirm(step, session.preview(step))
-    assert session.apply_ready().ok
-    session.close()
-
-    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=session.state_path))
+    state = applied_launch(seeded_template(aws_endpoint, tmp_path), tmp_path / "launches")
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=state))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
         await pilot.press("ctrl+s")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from screens.app import WizardApp, WizardOptions
 from screens.launch import LaunchScreen
@@ -19,8 +18,10 @@ from screens.modals import ErrorModal
 from screens.start import StartScreen
 from screens.summary import SummaryScreen
 from tests.tui_support import (
+    applied_launch,
     ecs_agent,
     emulator_contents,
+    refuse,
     screen_text,
     seeded_template,
     wait_for,
@@ -206,20 +207,11 @@ async def test_bad_input_shows_the_message_under_the_field_and_blocks_going_on(
 async def test_an_aws_error_opens_the_modal_and_retry_applies_the_step(
     template: Path, tmp_path: Path, aws_endpoint: str
 ) -> None:
-    refusals: list[str] = []
-
-    def refuse_once(model: Any, **_: Any) -> None:
-        if not refusals:
-            refusals.append(model.name)
-            raise ClientError(
-                {"Error": {"Code": "AccessDenied", "Message": "not allowed: s3:CreateBucket"}},
-                "CreateBucket",
-            )
-
     app = _app(tmp_path, template)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_launch(pilot)
-        screen.session.launch().aws.register("before-call.s3.CreateBucket", refuse_once)
+        aws = screen.session.launch().aws
+        refusals = refuse(aws, "s3.CreateBucket", "s3:CreateBucket", times=1)
         await _confirm_until(pilot, app, stop_before="bootstrap")
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal), timeout=60)
         text = screen_text(app)
@@ -236,15 +228,9 @@ async def test_an_aws_error_opens_the_modal_and_retry_applies_the_step(
 async def test_state_option_resumes_that_launch_at_its_first_open_step(
     template: Path, tmp_path: Path
 ) -> None:
-    from wizard.session import WizardSession
 
-    session = WizardSession.new(load_config(template), tmp_path / "elsewhere")
-    for step in ("account", "network"):
-        session.confirm(step, session.preview(step))
-    assert session.apply_ready().ok
-    session.close()
-
-    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=session.state_path))
+    state = applied_launch(template, tmp_path / "elsewhere")
+    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=state))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
         screen = app.screen

@@ -14,7 +14,7 @@ from screens.launch import LaunchScreen
 from screens.preview import PreviewPane
 from screens.progress import ApplyProgress
 from screens.summary import SummaryScreen
-from tests.tui_support import screen_text, wait_for
+from tests.tui_support import half_done_launch, launch_screen, screen_text, wait_for
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
 from wizard.runner import StepEvent
@@ -24,12 +24,23 @@ from wizard.steps.base import Action, StepPlan
 SIZE = (150, 45)
 
 
-def _session(tmp_path: Path, example_data: dict[str, Any], *, dry_run: bool) -> WizardSession:
-    folder = tmp_path / "launches"
-    folder.mkdir()
-    config_path = folder / "airflow-staging.toml"
-    save_config(LaunchConfig.model_validate(example_data), config_path)
-    return WizardSession(LaunchConfig.model_validate(example_data), config_path, dry_run=dry_run)
+def _config(example_data: dict[str, Any], endpoint: str | None = None) -> LaunchConfig:
+    """The example launch, talking to `endpoint` when given."""
+    if endpoint is None:
+        return LaunchConfig.model_validate(example_data)
+    aws = {**example_data["aws"], "endpoint_url": endpoint}
+    return LaunchConfig.model_validate({**example_data, "aws": aws})
+
+
+def _session(
+    tmp_path: Path, example_data: dict[str, Any], *, dry_run: bool, endpoint: str | None = None
+) -> WizardSession:
+    """A new launch of the example, its config saved in ./launches."""
+    config = _config(example_data, endpoint)
+    config_path = tmp_path / "launches" / "airflow-staging.toml"
+    config_path.parent.mkdir()
+    save_config(config, config_path)
+    return WizardSession(config, config_path, dry_run=dry_run)
 
 
 async def test_the_dry_run_summary_says_what_a_dry_run_is_and_lists_no_created_table(
@@ -77,23 +88,16 @@ async def test_while_the_next_preview_plans_the_previous_steps_actions_are_gone(
 
 def _half_done(tmp_path: Path, example_data: dict[str, Any], endpoint: str) -> Path:
     """A launch in ./launches with four steps applied; its state file."""
-    from wizard.state import StateFile
+    return half_done_launch(tmp_path / "launches", _config(example_data, endpoint)).path
 
-    folder = tmp_path / "launches"
-    folder.mkdir()
-    data = {**example_data, "aws": {**example_data["aws"], "endpoint_url": endpoint}}
-    save_config(LaunchConfig.model_validate(data), folder / "airflow-staging.toml")
-    state = StateFile.create(
-        folder / "airflow-staging.state.json",
-        launch="airflow-staging",
-        account_id="123456789012",
-        region="us-east-1",
-        config_digest="test",
-    )
-    for step in ("account", "network", "iam", "s3_layout"):
-        state.start_step(step)
-        state.finish_step(step)
-    return folder / "airflow-staging.state.json"
+
+def _resumed(
+    tmp_path: Path, example_data: dict[str, Any], endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, WizardApp]:
+    """The wizard started with `--state` on a half-done launch, from `tmp_path`."""
+    monkeypatch.chdir(tmp_path)
+    state = _half_done(tmp_path, example_data, endpoint)
+    return state, WizardApp(WizardOptions(folder=tmp_path / "launches", state=state))
 
 
 async def test_ctrl_q_on_a_half_done_launch_leaves_the_commands_that_resume_it(
@@ -102,11 +106,9 @@ async def test_ctrl_q_on_a_half_done_launch_leaves_the_commands_that_resume_it(
     aws_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    state = _half_done(tmp_path, example_data, aws_endpoint)
-    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=state))
+    state, app = _resumed(tmp_path, example_data, aws_endpoint, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: any(isinstance(s, LaunchScreen) for s in app.screen_stack))
+        await launch_screen(pilot)
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: app.return_code is not None)
     assert app.return_code == 0
@@ -164,9 +166,7 @@ def test_a_sandbox_launch_is_resumed_through_the_sandbox(
 
     monkeypatch.chdir(tmp_path)
     state = _half_done(tmp_path, example_data, "http://127.0.0.1:5999")
-    session = WizardSession(
-        LaunchConfig.model_validate(example_data), state.with_name("airflow-staging.toml")
-    )
+    session = WizardSession(_config(example_data), state.with_name("airflow-staging.toml"))
     lines = farewell(session, sandbox=True, sandbox_folder=tmp_path / "my sandbox").splitlines()
     assert "  airflow-ecs-wizard --sandbox --folder 'my sandbox'" in lines
     assert "  airflow-ecs-wizard sandbox --folder 'my sandbox'" in lines
@@ -254,16 +254,12 @@ async def test_at_80x24_the_sidebar_folds_into_a_true_line_and_the_form_has_room
 ) -> None:
     from wizard.state import StateFile
 
-    monkeypatch.chdir(tmp_path)
-    state_path = _half_done(tmp_path, example_data, aws_endpoint)
+    state_path, app = _resumed(tmp_path, example_data, aws_endpoint, monkeypatch)
     state = StateFile.open(state_path)
     state.start_step("redis")
     state.fail_step("redis", "replication group airflow-staging is create-failed")
-    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=state_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
-        screen = app.screen
-        assert isinstance(screen, LaunchScreen)
+        screen = await launch_screen(pilot)
         await wait_for(pilot, lambda: "Step 5 of 12" in screen_text(app), interval=0.2)
         await wait_for(pilot, lambda: "^y Confirm" in screen_text(app), interval=0.2)
         text = screen_text(app)
@@ -288,8 +284,7 @@ async def test_at_full_size_the_sidebar_stays(
 
     app = WizardApp(WizardOptions(folder=tmp_path / "launches"))
     async with app.run_test(size=(140, 42)) as pilot:
-        data = {**example_data, "aws": {**example_data["aws"], "endpoint_url": aws_endpoint}}
-        session = _session(tmp_path, data, dry_run=True)
+        session = _session(tmp_path, example_data, dry_run=True, endpoint=aws_endpoint)
         await app.push_screen(LaunchScreen(session))
         await wait_for(pilot, lambda: "Step 1 of 12" in screen_text(app), interval=0.2)
         text = screen_text(app)
@@ -353,9 +348,7 @@ async def test_the_password_command_is_whole_on_its_own_line(
     state.set_outputs(
         "services", web_url="http://internal-web.elb.amazonaws.com", web_health="healthy"
     )
-    session = WizardSession(
-        LaunchConfig.model_validate(example_data), state_path.with_name("airflow-staging.toml")
-    )
+    session = WizardSession(_config(example_data), state_path.with_name("airflow-staging.toml"))
     summary = session.summary()
     assert summary is not None and summary.up and len(summary.password_command) > 80
     app = WizardApp(WizardOptions(folder=tmp_path / "launches"))
@@ -380,11 +373,9 @@ async def test_quit_from_the_error_dialog_also_leaves_the_resume_commands(
     from screens.modals import ErrorModal
     from wizard.errors import WizardError
 
-    monkeypatch.chdir(tmp_path)
-    state = _half_done(tmp_path, example_data, aws_endpoint)
-    app = WizardApp(WizardOptions(folder=tmp_path / "launches", state=state))
+    _, app = _resumed(tmp_path, example_data, aws_endpoint, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: any(isinstance(s, LaunchScreen) for s in app.screen_stack))
+        await launch_screen(pilot)
         app.show_error(WizardError("AWS refused", title="Refused"), retry=lambda: None)
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
         await wait_for(pilot, lambda: "Quit (state saved)" in screen_text(app), interval=0.2)

@@ -15,9 +15,9 @@ from screens.app import WizardApp, WizardOptions
 from screens.launch import LaunchScreen
 from screens.progress import ApplyProgress
 from screens.summary import SummaryScreen
-from tests.tui_support import seeded_template, wait_for
+from tests.tui_support import half_done_launch, seeded_template, wait_for
 from wizard.checklist import CHECKLIST
-from wizard.config_file import load_config, save_config
+from wizard.config_file import load_config
 from wizard.errors import WizardError
 from wizard.runner import StepEvent
 from wizard.sandbox import CONSOLE_STACK
@@ -42,19 +42,9 @@ def launched(here: Path, example_data: dict[str, Any]) -> WizardSession:
     from wizard.config import LaunchConfig
 
     folder = here / "launches"
-    folder.mkdir()
-    config = LaunchConfig.model_validate(example_data)
-    save_config(config, folder / "airflow-staging.toml")
-    state = StateFile.create(
-        folder / "airflow-staging.state.json",
-        launch="airflow-staging",
-        account_id="123456789012",
-        region="us-east-1",
-        config_digest="snapshot",
+    state = half_done_launch(
+        folder, LaunchConfig.model_validate(example_data), config_digest="snapshot"
     )
-    for step in ("account", "network", "iam", "s3_layout"):
-        state.start_step(step)
-        state.finish_step(step)
     state.record_resource(
         "network", Resource(kind="ec2:security-group", id="sg-0123456789abcdef0", created=True)
     )

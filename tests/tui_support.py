@@ -12,16 +12,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 from textual.pilot import Pilot
 
+from screens.launch import LaunchScreen
 from wizard.aws import Aws, AwsSettings
+from wizard.config import LaunchConfig
 from wizard.config_file import save_config
-from wizard.emulator_gaps import register_service_targets
-from wizard.sandbox import (
-    GOOGLE_PARAMETERS,
-    join_container_instances,
-    sandbox_config,
-    seed_account,
-)
+from wizard.sandbox import GOOGLE_PARAMETERS, sandbox_config, seed_account
 from wizard.sandbox_account import touch_every_service
+from wizard.sandbox_agent import AgentPace, look, run_agent
+from wizard.state import StateFile
 
 
 def seeded_template(
@@ -52,23 +50,85 @@ def ecs_agent(endpoint: str) -> Iterator[None]:
     and each load-balanced service's instances with its target group, as ECS would."""
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=endpoint))
     stop = threading.Event()
-
-    def run() -> None:
-        while not stop.wait(0.2):
-            try:
-                for arn in aws.client("ecs").list_clusters()["clusterArns"]:
-                    join_container_instances(aws, arn.rsplit("/", 1)[-1])
-                    register_service_targets(aws, arn.rsplit("/", 1)[-1])
-            except ClientError:  # the agent tries again, as the sandbox's does
-                continue
-
-    thread = threading.Thread(target=run, daemon=True)
+    # the sandbox's own stand-in, at a steady pace: the tests' emulator does not say when the
+    # account changes (stop wakes it, to end)
+    thread = threading.Thread(
+        target=run_agent,
+        args=(lambda: look(aws), stop, lambda: not stop.is_set(), AgentPace(0.2, 0.2)),
+        daemon=True,
+    )
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def refuse(aws: Aws, operation: str, action: str, *, times: int | None = None) -> list[str]:
+    """Make the emulator-backed `aws` refuse `operation` ("s3.CreateBucket") with AccessDenied,
+    as AWS refuses a caller whose policy lacks `action` ("s3:CreateBucket"): the first `times`
+    calls, or every one. Returns the list the refused operations' names are added to."""
+    refused: list[str] = []
+
+    def deny(model: Any, **_: Any) -> None:
+        if times is None or len(refused) < times:
+            refused.append(model.name)
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": f"not allowed: {action}"}},
+                model.name,
+            )
+
+    aws.register(f"before-call.{operation}", deny)
+    return refused
+
+
+def half_done_launch(
+    folder: Path, config: LaunchConfig, *, config_digest: str = "test"
+) -> StateFile:
+    """A launch of `config` kept in `folder` (its config, and a state with the first four
+    steps applied, account 123456789012); its state file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_config(config, folder / f"{config.name}.toml")
+    state = StateFile.create(
+        folder / f"{config.name}.state.json",
+        launch=config.name,
+        account_id="123456789012",
+        region=config.aws.region,
+        config_digest=config_digest,
+    )
+    for step in ("account", "network", "iam", "s3_layout"):
+        state.start_step(step)
+        state.finish_step(step)
+    return state
+
+
+def applied_launch(
+    template: Path, folder: Path, steps: tuple[str, ...] = ("account", "network")
+) -> Path:
+    """A new launch from `template` kept in `folder`, with `steps` confirmed and applied as the
+    wizard applies them; its state file."""
+    from wizard.config_file import load_config
+    from wizard.session import WizardSession
+
+    session = WizardSession.new(load_config(template), folder)
+    for step in steps:
+        session.confirm(step, session.preview(step))
+    assert session.apply_ready().ok
+    session.close()
+    return session.state_path
+
+
+async def launch_screen(pilot: Pilot[Any]) -> LaunchScreen:
+    """Wait until a launch's screen is open (a dialog may be over it already); the screen."""
+
+    def found() -> LaunchScreen | None:
+        return next((s for s in pilot.app.screen_stack if isinstance(s, LaunchScreen)), None)
+
+    await wait_for(pilot, found)
+    screen = found()
+    assert screen is not None
+    return screen
 
 
 async def wait_for(

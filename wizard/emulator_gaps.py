@@ -8,6 +8,7 @@ emulator fixtures, so both see the same account.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from wizard.aws import Aws
@@ -141,3 +142,70 @@ def fill_elasticache_gaps() -> None:
     ElastiCacheBackend.delete_cache_subnet_group = delete_cache_subnet_group  # type: ignore[attr-defined]
     ElastiCacheResponse.delete_cache_subnet_group = delete_cache_subnet_group_response  # type: ignore[attr-defined]
     ElastiCacheBackend.gaps_filled_by_sandbox = True  # type: ignore[attr-defined]
+
+
+def join_container_instances(aws: Aws, cluster: str, *, minimum: int = 1) -> int:
+    """Register the cluster's EC2 instances with ECS, as each instance's agent would.
+
+    Instances are those of the cluster stack's Auto Scaling groups; when the emulator started
+    none, `minimum` are started in the first private subnet the groups use.
+    """
+    ec2 = aws.client("ec2")
+    ecs = aws.client("ecs")
+    registered = {
+        detail["ec2InstanceId"]
+        for arns in [ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]]
+        if arns
+        for detail in ecs.describe_container_instances(cluster=cluster, containerInstances=arns)[
+            "containerInstances"
+        ]
+    }
+    groups = aws.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    instances = [i["InstanceId"] for g in groups for i in g.get("Instances", [])]
+    if not instances:
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        subnet = groups[0]["VPCZoneIdentifier"].split(",")[0] if groups else None
+        started = ec2.run_instances(
+            ImageId=image,
+            MinCount=minimum,
+            MaxCount=minimum,
+            **({"SubnetId": subnet} if subnet else {}),
+        )
+        instances = [i["InstanceId"] for i in started["Instances"]]
+    for instance in instances:
+        if instance not in registered:
+            ecs.register_container_instance(
+                cluster=cluster, instanceIdentityDocument=json.dumps({"instanceId": instance})
+            )
+    return len(instances)
+
+
+def fill_change_set_gap() -> None:
+    """Make the emulator (moto 5.2, in this process) execute change sets as AWS does.
+
+    Executing a change set whose parameters use UsePreviousValue fails in moto with a 500: it
+    carries each previous value as it resolved it (a list parameter already split, an
+    SSM-typed one as the AMI id instead of the parameter's name). AWS reuses the original
+    values and re-resolves the SSM one; this gives moto those values back.
+    """
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = ResourceMap.load_parameters
+    if getattr(original, "filled_by_sandbox", False):
+        return
+
+    def load_parameters(self: ResourceMap) -> None:
+        slots = self._template.get("Parameters", {})
+        fixed = {}
+        for key, value in self.input_parameters.items():
+            kind = slots.get(key, {}).get("Type", "")
+            if isinstance(value, list):
+                value = ",".join(value)
+            if kind.startswith("AWS::SSM::Parameter::") and not str(value).startswith("/"):
+                value = slots[key].get("Default", value)
+            fixed[key] = value
+        self.input_parameters = fixed
+        original(self)
+
+    load_parameters.filled_by_sandbox = True  # type: ignore[attr-defined]
+    ResourceMap.load_parameters = load_parameters  # type: ignore[method-assign]

@@ -1,5 +1,5 @@
 """The emulator's missing instance refresh, filled inside its own process (as
-`wizard.sandbox.fill_change_set_gap` fills the change-set gap).
+`wizard.emulator_gaps.fill_change_set_gap` fills the change-set gap).
 
 moto 5.2 answers `StartInstanceRefresh` and `DescribeInstanceRefreshes` with a 500 ("not
 implemented"). This gives its Auto Scaling service both, as AWS documents them

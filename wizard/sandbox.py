@@ -1,33 +1,34 @@
 """A believable AWS account inside the emulator, for trying the wizard with no AWS account.
 
-The emulator (moto, as a server on loopback) is seeded with what the runbook's operator has
-before they start: a VPC with private and public subnets and a security group, the RDS
-PostgreSQL instance `staging-rds`, the ECR repository `zdp-airflow` with a few tags, and the
-Google OAuth parameters. Where the emulator does not behave like AWS by itself, this drives its
-own API: it has no ECS agent, so `join_container_instances` registers the Auto Scaling group's
-instances with the cluster, as the agent on each instance would.
+The emulator (moto, as a server on loopback, in a child process) is seeded with what the
+runbook's operator has before they start (`wizard.sandbox_seed`), and keeps it between runs
+(`wizard.sandbox_account`). Where the emulator does not behave like AWS by itself, its process
+drives its own API (`wizard.emulator_gaps`): it has no ECS agent, so a stand-in registers the
+Auto Scaling groups' instances with their cluster, as the agent on each instance would.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import tomllib
-import urllib.request
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from wizard.aws import EMULATOR_CREDENTIALS, WAIT_SCALE_VARIABLE, Aws, AwsSettings
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
-from wizard.emulator_gaps import fill_elasticache_gaps, register_service_targets
+from wizard.emulator_gaps import (
+    fill_change_set_gap,
+    fill_elasticache_gaps,
+    join_container_instances,
+)
 from wizard.errors import WizardError
 from wizard.sandbox_account import (
+    ACCOUNT_CHANGED,
     PORT_FILE,
     RECORDER_VARIABLE,
     RECORDING,
@@ -40,213 +41,31 @@ from wizard.sandbox_account import (
     start_recording,
     touch_every_service,
 )
-from wizard.sandbox_console import console_role
-
-IMAGE_TAGS = ("3.3.2", "3.3.1", "2.11.2")
-RDS_INSTANCE = "staging-rds"
-REPOSITORY = "zdp-airflow"
-
-
-@dataclass(frozen=True)
-class SeededAccount:
-    """The ids a config needs to point at the seeded account."""
-
-    vpc_id: str
-    subnet_ids: list[str]
-    public_subnet_ids: list[str]
-    security_group_id: str
-    rds_instance_id: str
-    repository: str
-
-
-CONSOLE_STACK = "Infra-ECS-Cluster-airflow-console"
-"""A cluster stack as the ECS console makes it (launch template, public IPs): the runbook patches
-one like it by hand, the wizard's cluster step can patch it instead of creating a stack."""
-
-
-def seed_account(
-    aws: Aws, *, google_parameters: tuple[str, ...] = (), console_stack: bool = False
-) -> SeededAccount:
-    """Create the account a new launch starts from (call once, on an empty emulator)."""
-    ec2 = aws.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": "dataplatform"}])
-    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc)
-    private, public = [], []
-    for index, zone in enumerate("ab"):
-        az = f"{aws.region}{zone}"
-        private.append(_subnet(aws, vpc, f"10.0.{index + 1}.0/24", az, f"private-{zone}"))
-        public.append(_subnet(aws, vpc, f"10.0.{index + 101}.0/24", az, f"public-{zone}"))
-    public_routes = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.create_route(
-        RouteTableId=public_routes, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway
-    )
-    for subnet in public:
-        ec2.associate_route_table(RouteTableId=public_routes, SubnetId=subnet)
-    database_group = ec2.create_security_group(
-        GroupName="staging-rds", Description="staging-rds", VpcId=vpc
-    )["GroupId"]
-    rds = aws.client("rds")
-    rds.create_db_subnet_group(
-        DBSubnetGroupName="staging-rds",
-        DBSubnetGroupDescription="staging-rds",
-        SubnetIds=private,
-    )
-    rds.create_db_instance(
-        DBInstanceIdentifier=RDS_INSTANCE,
-        Engine="postgres",
-        EngineVersion="16.4",
-        DBInstanceClass="db.t4g.medium",
-        AllocatedStorage=20,
-        MasterUsername="postgres",
-        MasterUserPassword="emulator-only-password",
-        DBSubnetGroupName="staging-rds",
-        VpcSecurityGroupIds=[database_group],
-    )
-    _push_images(aws)
-    if console_stack:
-        add_console_stack(aws, vpc, private)
-    for name in google_parameters:
-        aws.client("ssm").put_parameter(
-            Name=name, Value=f"sandbox-{name.rsplit('.', 1)[-1]}", Type="SecureString"
-        )
-    return SeededAccount(
-        vpc_id=vpc,
-        subnet_ids=private,
-        public_subnet_ids=public,
-        security_group_id=database_group,
-        rds_instance_id=RDS_INSTANCE,
-        repository=REPOSITORY,
-    )
-
-
-def add_console_stack(aws: Aws, vpc: str, subnets: list[str]) -> str:
-    """Create the console's instance group and role, and its stack (`CONSOLE_STACK`) with its
-    instances in `subnets`; returns the group's id."""
-    group = aws.client("ec2").create_security_group(
-        GroupName="console-ecs-instances", Description="made by the ECS console", VpcId=vpc
-    )["GroupId"]
-    console_role(aws)
-    template = resources.files("wizard") / "data" / "console-cluster-stack.json"
-    aws.client("cloudformation").create_stack(
-        StackName=CONSOLE_STACK,
-        TemplateBody=template.read_text(encoding="utf-8"),
-        Parameters=[
-            {"ParameterKey": "ECSClusterName", "ParameterValue": "airflow-console"},
-            {"ParameterKey": "VpcId", "ParameterValue": vpc},
-            {"ParameterKey": "SubnetIds", "ParameterValue": ",".join(subnets)},
-            {"ParameterKey": "SecurityGroupIds", "ParameterValue": group},
-        ],
-        Capabilities=["CAPABILITY_IAM"],
-    )
-    return str(group)
-
-
-def fill_change_set_gap() -> None:
-    """Make the emulator (moto 5.2, in this process) execute change sets as AWS does.
-
-    Executing a change set whose parameters use UsePreviousValue fails in moto with a 500: it
-    carries each previous value as it resolved it (a list parameter already split, an
-    SSM-typed one as the AMI id instead of the parameter's name). AWS reuses the original
-    values and re-resolves the SSM one; this gives moto those values back.
-    """
-    from moto.cloudformation.parsing import ResourceMap
-
-    original = ResourceMap.load_parameters
-    if getattr(original, "filled_by_sandbox", False):
-        return
-
-    def load_parameters(self: ResourceMap) -> None:
-        slots = self._template.get("Parameters", {})
-        fixed = {}
-        for key, value in self.input_parameters.items():
-            kind = slots.get(key, {}).get("Type", "")
-            if isinstance(value, list):
-                value = ",".join(value)
-            if kind.startswith("AWS::SSM::Parameter::") and not str(value).startswith("/"):
-                value = slots[key].get("Default", value)
-            fixed[key] = value
-        self.input_parameters = fixed
-        original(self)
-
-    load_parameters.filled_by_sandbox = True  # type: ignore[attr-defined]
-    ResourceMap.load_parameters = load_parameters  # type: ignore[method-assign]
-
-
-def _subnet(aws: Aws, vpc: str, cidr: str, zone: str, name: str) -> str:
-    ec2 = aws.client("ec2")
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]
-    ec2.create_tags(Resources=[subnet["SubnetId"]], Tags=[{"Key": "Name", "Value": name}])
-    return str(subnet["SubnetId"])
-
-
-def _push_images(aws: Aws) -> None:
-    aws.client("ecr").create_repository(repositoryName=REPOSITORY)
-    for index, tag in enumerate(IMAGE_TAGS):
-        push_image(aws, REPOSITORY, tag, digest=f"sha256:{index:064x}")
-
-
-def push_image(aws: Aws, repository: str, tag: str, *, digest: str) -> None:
-    """Put an image manifest under `tag`, as `docker push` would (the emulator keeps only
-    manifests; `digest` names the image's config blob and so tells images apart)."""
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": 7023,
-            "digest": digest,
-        },
-        "layers": [],
-    }
-    aws.client("ecr").put_image(
-        repositoryName=repository, imageTag=tag, imageManifest=json.dumps(manifest)
-    )
-
-
-def join_container_instances(aws: Aws, cluster: str, *, minimum: int = 1) -> int:
-    """Register the cluster's EC2 instances with ECS, as each instance's agent would.
-
-    Instances are those of the cluster stack's Auto Scaling groups; when the emulator started
-    none, `minimum` are started in the first private subnet the groups use.
-    """
-    ec2 = aws.client("ec2")
-    ecs = aws.client("ecs")
-    registered = {
-        detail["ec2InstanceId"]
-        for arns in [ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]]
-        if arns
-        for detail in ecs.describe_container_instances(cluster=cluster, containerInstances=arns)[
-            "containerInstances"
-        ]
-    }
-    groups = aws.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
-    instances = [i["InstanceId"] for g in groups for i in g.get("Instances", [])]
-    if not instances:
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-        subnet = groups[0]["VPCZoneIdentifier"].split(",")[0] if groups else None
-        started = ec2.run_instances(
-            ImageId=image,
-            MinCount=minimum,
-            MaxCount=minimum,
-            **({"SubnetId": subnet} if subnet else {}),
-        )
-        instances = [i["InstanceId"] for i in started["Instances"]]
-    for instance in instances:
-        if instance not in registered:
-            ecs.register_container_instance(
-                cluster=cluster, instanceIdentityDocument=json.dumps({"instanceId": instance})
-            )
-    return len(instances)
-
-
-GOOGLE_PARAMETERS = (
-    "dataplatform.production.airflow.google_client_id",
-    "dataplatform.production.airflow.google_client_secret",
+from wizard.sandbox_agent import look, run_agent
+from wizard.sandbox_seed import (
+    CONSOLE_STACK,
+    GOOGLE_PARAMETERS,
+    SeededAccount,
+    add_console_stack,
+    push_image,
+    seed_account,
 )
-AGENT_SECONDS = 1.0
-"""How often the sandbox's stand-in for the ECS agent registers new instances."""
+
+__all__ = [  # what the tests and benches import from here, wherever it is defined
+    "CONSOLE_STACK",
+    "GOOGLE_PARAMETERS",
+    "SANDBOX_CREDENTIALS",
+    "Sandbox",
+    "SeededAccount",
+    "add_console_stack",
+    "fill_change_set_gap",
+    "join_container_instances",
+    "push_image",
+    "sandbox_config",
+    "seed_account",
+    "seed_folder_account",
+    "serve",
+]
 
 SANDBOX_WAIT_SCALE = 0.02
 """The emulator creates everything at once: poll 50 times as often as on AWS."""
@@ -374,20 +193,6 @@ def sandbox_config(endpoint: str, seeded: SeededAccount) -> LaunchConfig:
     return LaunchConfig.model_validate(data)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(endpoint: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 SERVE = (sys.executable, "-m", "wizard.sandbox", "serve")
 """The emulator's process."""
 
@@ -430,7 +235,6 @@ def serve(port: int, folder: Path | None = None) -> None:
     """The child process: the emulator, and a stand-in for the ECS agent of each instance."""
     import logging
 
-    from botocore.exceptions import BotoCoreError, ClientError
     from moto.server import ThreadedMotoServer
 
     from wizard.instance_refresh_gap import fill_instance_refresh_gap
@@ -445,16 +249,9 @@ def serve(port: int, folder: Path | None = None) -> None:
     if folder is not None:
         _seed_and_report(f"http://127.0.0.1:{port}", folder)
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}"))
-    parent = os.getppid()
+    parent = os.getppid()  # the wizard that started it: when it is gone, so is the sandbox
     try:
-        while os.getppid() == parent:  # the wizard that started it is gone: so is the sandbox
-            time.sleep(AGENT_SECONDS)
-            try:
-                for arn in aws.client("ecs").list_clusters()["clusterArns"]:
-                    join_container_instances(aws, arn.rsplit("/", 1)[-1])
-                    register_service_targets(aws, arn.rsplit("/", 1)[-1])
-            except (BotoCoreError, ClientError) as error:  # the agent tries again, as ECS's would
-                logging.getLogger(__name__).warning("agent stand-in: %s", error)
+        run_agent(lambda: look(aws), ACCOUNT_CHANGED, lambda: os.getppid() == parent)
     finally:
         server.stop()
 

@@ -141,8 +141,9 @@ def free_port() -> int:
 
 
 def record_changes_only() -> None:
-    """Make moto (in this process) record only requests that may change the account, serve
-    one AWS request at a time, and draw request ids apart from the seeded generator."""
+    """Make moto (in this process) record only requests that may change the account (and say
+    so: `ACCOUNT_CHANGED`), serve one AWS request at a time, and draw request ids apart from
+    the seeded generator."""
     from moto.moto_api._internal.recorder.models import Recorder
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.utilities import aws_headers
@@ -152,7 +153,7 @@ def record_changes_only() -> None:
     record = Recorder._record_request
 
     def _record_request(self: Recorder, request: Any, body: bytes | None = None) -> None:
-        if not _reads_only(request, body):
+        if note_request(request, body):
             record(self, request, body)
 
     one_at_a_time = threading.Lock()
@@ -169,6 +170,20 @@ def record_changes_only() -> None:
     aws_headers.gen_amzn_requestid_long.__code__ = _request_id_code.__code__
     DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign,assignment]
     Recorder.changes_only_by_sandbox = True  # type: ignore[attr-defined]
+
+
+ACCOUNT_CHANGED = threading.Event()
+"""Set when the emulator (in this process, see `record_changes_only`) is asked for something
+that may change the account: the agent stand-in (`wizard.sandbox_agent`) wakes on it."""
+
+
+def note_request(request: Any, body: bytes | None = None) -> bool:
+    """Whether a request to the emulator may change the account; if so, `ACCOUNT_CHANGED` is
+    set. moto calls this (as its recorder's hook) for every request, before serving it."""
+    if _reads_only(request, body):
+        return False
+    ACCOUNT_CHANGED.set()
+    return True
 
 
 _OWN_IDS = random.Random()

@@ -2,12 +2,12 @@
 config names none), the load balancer's group, and the reachability report over the flows of
 `wizard.steps.flows` (instances to RDS and the cache, load balancer to instances, instances to
 each other for Service Connect and the worker's log server, private subnets to the AWS
-endpoints); the load balancer's subnets must span two Availability Zones."""
+endpoints); the load balancer's subnets must span two Availability Zones. Which ingress rules
+the launch needs, and which existing rules cover them, is `wizard.steps.network_rules`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -16,42 +16,14 @@ from wizard.checklist import CHECKLIST
 from wizard.config import LaunchConfig
 from wizard.steps import flows as model
 from wizard.steps import instance_groups
+from wizard.steps import network_rules as needed
 from wizard.steps import reachability as reach
-from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan, Verb
-from wizard.steps.reachability import AwsItem, Ingress, Subnet, Target
+from wizard.steps.base import Action, Choice, Step, StepContext, StepPlan
+from wizard.steps.network_rules import GroupRole, Rule, Survey
+from wizard.steps.reachability import AwsItem, Ingress, Subnet
 
-GroupRole = Literal["instances", "load-balancer"]
 GROUP_KIND = instance_groups.GROUP_KIND
 RULE_KIND = instance_groups.RULE_KIND
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """An ingress rule the launch needs, and the existing rule that already admits it.
-
-    `verb` is `create` on the launch's own groups and `update` on others'; `consent` is what
-    the plan lists as needing the user's consent when the rule opens someone else's group.
-    """
-
-    ingress: Ingress
-    verb: Verb
-    consent: str = ""
-    existing: AwsItem | None = None
-
-
-@dataclass
-class _Survey:
-    """What `plan` found, kept for `apply`: the plan, the groups and the rules."""
-
-    plan: StepPlan
-    vpc_id: str
-    instance_ids: list[str] = field(default_factory=list)
-    label: str = ""
-    """The instances' first group, or a label for it while it is still to be created."""
-    instances_owner: str = ""
-    """Whose the instances' groups are when rules on them need consent (a console stack's)."""
-    own: dict[GroupRole, AwsItem | None] = field(default_factory=dict)
-    rules: list[_Rule] = field(default_factory=list)
 
 
 class NetworkStep(Step):
@@ -124,10 +96,10 @@ class NetworkStep(Step):
         launch made by an earlier version: see `instance_groups.retire_unused`)."""
         instance_groups.retire_unused(ctx)
 
-    def _survey(self, ctx: StepContext) -> _Survey:
+    def _survey(self, ctx: StepContext) -> Survey:
         """Everything plan shows, from reads only."""
         config, network = ctx.config, ctx.config.network
-        survey = _Survey(StepPlan(self.name), network.vpc_id)
+        survey = Survey(StepPlan(self.name), network.vpc_id)
         plan, ec2 = survey.plan, ctx.aws.client("ec2")
         if not network.vpc_id:
             plan.problems.append("network.vpc_id is empty: choose the VPC of the cluster")
@@ -157,18 +129,19 @@ class NetworkStep(Step):
         plan.warnings += model.placement_warnings(config)
 
         instances = survey.label = self._instance_groups(ctx, survey)
-        wanted: list[_Rule] = []
+        wanted: list[Rule] = []
         if config.web.load_balancer != "none":
-            wanted += self._web_rules(ctx, survey, self._own_group(ctx, survey, "load-balancer"))
-        wanted += self._between_instances(ctx, survey)
-        targets = self._targets(ctx)
+            balancer = self._own_group(ctx, survey, "load-balancer")
+            wanted += needed.web_rules(ctx, survey, balancer)
+        wanted += needed.between_instances(ctx, survey)
+        targets = needed.existing_targets(ctx)
         own_ids = [g["GroupId"] for g in survey.own.values() if g is not None]
         target_ids = [group for target in targets for group in target.group_ids]
         rules = reach.group_rules(ec2, [*survey.instance_ids, *own_ids, *target_ids])
         for target in targets:
-            wanted += self._reach(ctx, survey, target, rules, instances, private)
+            wanted += needed.reach_rules(ctx, survey, target, rules, instances, private)
         for want in wanted:
-            self._plan_rule(ctx, survey, rules, want)
+            needed.plan_rule(survey, rules, want)
 
         services = model.endpoint_services(config)
         needy = [s for s in private if not (public_ip and s.internet_gateway)]
@@ -180,7 +153,7 @@ class NetworkStep(Step):
 
     # Security groups.
 
-    def _instance_groups(self, ctx: StepContext, survey: _Survey) -> str:
+    def _instance_groups(self, ctx: StepContext, survey: Survey) -> str:
         """The instances' groups: a console stack's, the given ones, or this step's own (see
         `wizard.steps.instance_groups`). Returns the id of the first, or a label for the group
         still to be created."""
@@ -195,7 +168,7 @@ class NetworkStep(Step):
         survey.instance_ids, survey.instances_owner = found.ids, found.owner
         return found.label
 
-    def _own_group(self, ctx: StepContext, survey: _Survey, role: GroupRole) -> str:
+    def _own_group(self, ctx: StepContext, survey: Survey, role: GroupRole) -> str:
         """Find a group this step owns: its id, or a label when it is still to be created."""
         name = f"{ctx.config.name}-{role}"
         found = self._find_group(ctx, survey.vpc_id, name)
@@ -235,122 +208,6 @@ class NetworkStep(Step):
         self.created(ctx, GROUP_KIND, group_id)
         ctx.progress(f"security group {name} created: {group_id}")
 
-    # Rules.
-
-    def _web_rules(self, ctx: StepContext, survey: _Survey, balancer: str) -> list[_Rule]:
-        """The load balancer admits the allowed CIDRs; the instances admit the load balancer
-        on the dynamic host ports (and on the web server's own port, for a fixed host port)."""
-        web = ctx.config.web
-        rules = [
-            _Rule(Ingress(balancer, port, port, cidr, "Airflow web UI"), "create")
-            for port in ([443] if web.certificate_arn else [80])  # the listener's one port
-            for cidr in web.allowed_cidrs
-        ]
-        low, high = reach.DYNAMIC_PORTS
-        ranges = [(low, high)]
-        port = ctx.config.container_port("webserver")
-        if port is not None and not low <= port <= high:
-            ranges.append((port, port))
-        description = "from the Airflow web load balancer"
-        return rules + [
-            _on_instances(survey, Ingress(survey.label, start, end, balancer, description))
-            for start, end in ranges
-        ]
-
-    @staticmethod
-    def _between_instances(ctx: StepContext, survey: _Survey) -> list[_Rule]:
-        """The instances admit each other on the ports of the flows between components (the
-        API server's Service Connect proxy, the worker's log server): tasks land on any
-        instance, and traffic between two instances crosses their group."""
-        instances = survey.label
-        return [
-            _on_instances(
-                survey,
-                Ingress(instances, flow.from_port, flow.to_port, instances, flow.description),
-            )
-            for flow in model.launch_flows(ctx.config)
-            if flow.source == flow.target == "instances"
-        ]
-
-    @staticmethod
-    def _targets(ctx: StepContext) -> list[Target]:
-        """The existing database and cache: new ones get their groups in their own steps."""
-        config, targets = ctx.config, []
-        if config.database.mode == "existing":
-            rds = ctx.aws.client("rds")
-            port = config.database.default_port
-            targets.append(reach.rds_target(rds, config.rds_instance_id, port))
-        if config.redis.mode == "existing":
-            targets.append(reach.cache_target(ctx.aws.client("elasticache"), config.redis.endpoint))
-        return targets
-
-    def _reach(
-        self,
-        ctx: StepContext,
-        survey: _Survey,
-        target: Target,
-        rules: list[AwsItem],
-        instances: str,
-        private: list[Subnet],
-    ) -> list[_Rule]:
-        """The rule that lets the instances reach a target, unless a rule from any instance
-        group, or rules from CIDRs that cover every private subnet, admit them already."""
-        plan, port = survey.plan, target.port
-        if target.unchecked:
-            plan.warnings.append(
-                f"could not check that the instances reach {target.what} on port {port}: "
-                f"{target.unchecked}"
-            )
-            return []
-        description = f"Airflow on ECS ({ctx.config.name}) to {target.what}"
-        ingress = Ingress(target.group_ids[0], port, port, instances, description)
-        consent = (
-            f"{target.what} does not admit the cluster's instances on port {port}: the wizard "
-            f"adds an inbound rule to {ingress.group_id} (tcp {ingress.ports} from "
-            f"{ingress.source}), a group this launch does not own; or add it yourself"
-        )
-        want = [_Rule(ingress, "update", consent)]
-        if reach.covering_rule(rules, ingress):
-            return want  # planned as "exists", and adopted when an interrupted run added it
-
-        def admitted(source: str) -> bool:
-            sample = replace(ingress, source=source)
-            return any(
-                reach.covering_rule(rules, replace(sample, group_id=g)) for g in target.group_ids
-            )
-
-        cidrs = [s.cidr for s in private]
-        if any(map(admitted, survey.instance_ids)) or (cidrs and all(map(admitted, cidrs))):
-            detail = f"admits the instances on port {port}"
-            plan.actions.append(Action("check", GROUP_KIND, target.what, detail))
-            return []
-        if target.vpc_id and target.vpc_id != survey.vpc_id:
-            plan.warnings.append(
-                f"{target.what} is in {target.vpc_id}, not {survey.vpc_id}: security group "
-                f"references do not cross VPCs, so {', '.join(target.group_ids)} must admit "
-                f"the private subnets ({', '.join(cidrs)}) on port {port}"
-            )
-            return []
-        return want
-
-    def _plan_rule(
-        self, ctx: StepContext, survey: _Survey, rules: list[AwsItem], want: _Rule
-    ) -> None:
-        plan, ingress = survey.plan, want.ingress
-        groups = [ingress.group_id]
-        if ingress.group_id in survey.instance_ids:  # a rule on any instance group will do
-            groups = survey.instance_ids
-        candidates = (reach.covering_rule(rules, replace(ingress, group_id=g)) for g in groups)
-        existing = next((rule for rule in candidates if rule is not None), None)
-        survey.rules.append(replace(want, existing=existing))
-        if existing is not None:
-            detail = f"exists as {existing['SecurityGroupRuleId']}"
-            plan.actions.append(Action("no-op", RULE_KIND, str(ingress), detail))
-            return
-        plan.actions.append(Action(want.verb, RULE_KIND, str(ingress), ingress.description))
-        if want.consent:
-            plan.consents.append(want.consent)
-
     def _authorize(self, ctx: StepContext, ingress: Ingress) -> None:
         try:
             response = ctx.aws.client("ec2").authorize_security_group_ingress(
@@ -367,21 +224,6 @@ class NetworkStep(Step):
         for rule in response.get("SecurityGroupRules", []):
             self.created(ctx, RULE_KIND, rule["SecurityGroupRuleId"])
         ctx.progress(f"ingress rule added: {ingress}")
-
-
-def _on_instances(survey: _Survey, ingress: Ingress) -> _Rule:
-    """A rule on the instances' groups: created on the launch's own group, an update on given
-    ones or a console stack's (those need consent)."""
-    if "instances" in survey.own:
-        return _Rule(ingress, "create")
-    consent = ""
-    if survey.instances_owner:
-        consent = (
-            f"security group {ingress.group_id} of {survey.instances_owner} does not admit "
-            f"{ingress.description}: the wizard adds an inbound rule to it (tcp {ingress.ports} "
-            f"from {ingress.source}), a group this launch does not own; or add it yourself"
-        )
-    return _Rule(ingress, "update", consent)
 
 
 def _balancer_zone_problems(config: LaunchConfig, chosen: dict[str, list[Subnet]]) -> list[str]:
