@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from wizard.airflow_versions import MIGRATE_COMPONENT
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput, WizardError
+from wizard.rehearse.mariadb import MariaDB, mysql_relaxations, password_fetch
 from wizard.rehearse.plan import (
     ContainerPlan,
     LocalSetup,
@@ -61,12 +62,6 @@ class Rehearsal:
     ) -> None:
         from wizard.render import render_artifacts
 
-        if config.database.engine != "postgres":
-            raise BadInput(
-                "database.engine = mysql: the rehearsal runs PostgreSQL only for now",
-                title="MySQL launches are not rehearsed yet",
-                hint="Rehearse a copy of the config with database.engine = postgres.",
-            )
         if dag is not None and not dag.is_file():
             raise BadInput(
                 f"--dag {dag} is not a file",
@@ -82,7 +77,9 @@ class Rehearsal:
         self.folder = folder or Path(tempfile.mkdtemp(prefix="airflow-ecs-wizard-rehearse-"))
         self.home = self.folder / "home"
         self.major = config.airflow.parsed_version.major
-        self.services: list[Postgres | Redis | S3Emulator] = []
+        self.services: list[Postgres | MariaDB | Redis | S3Emulator] = []
+        self.database_version = ""
+        """The local database server's version, once it runs (MariaDB's is in the table)."""
         self.containers: dict[str, Runnable] = {}
         self.envs: dict[str, dict[str, str]] = {}
         self.admin_password = ""
@@ -110,20 +107,20 @@ class Rehearsal:
         ran, base = self.prepare()
         self._enter("services")
         token = secrets.token_urlsafe(24) if self.config.redis.uses_auth_token else ""
-        postgres, redis, s3 = self._start_services(token)
+        database, redis, s3 = self._start_services(token)
         host = self.service_host
-        database_ca = self._database_ca(postgres)
+        database_ca = self._database_ca(database)
         values = local_values(
             self.config,
             host,
-            postgres.port,
+            database.port,
             f"{host}:{redis.port}",
             redis_token=token,
             database_ca=database_ca,
         )
         self.admin_password = values.admin_password
         self._enter("database.sql")
-        postgres.run_script(self.artifacts["database.sql"], values.by_parameter)
+        database.run_script(self.artifacts["database.sql"], values.by_parameter)
         self._enter("components")
         self._folders()
         local = LocalSetup(
@@ -143,16 +140,16 @@ class Rehearsal:
             ran=ran,
             rewrites=[
                 *plan.rewrites,
-                *service_rewrites(self.config, host, postgres.port, redis.port, database_ca),
+                *service_rewrites(self.config, host, database.port, redis.port, database_ca),
             ],
             relaxed=self._relaxed(),
             admin_username=self.config.airflow.admin_username,
             folder=str(self.folder),
             services={
-                "postgres": f"127.0.0.1:{postgres.port}",
+                self.database_key: f"127.0.0.1:{database.port}",
                 "redis": f"127.0.0.1:{redis.port}",
                 "s3": s3.endpoint,
-                "postgres_folder": str(postgres.root),
+                f"{self.database_key}_folder": str(database.root),
             },
         )
         base = {**base, **s3.task_role_environment(host)}
@@ -248,30 +245,42 @@ class Rehearsal:
         """A file of this machine as the containers see it."""
         return str(path)
 
-    def _start_services(self, redis_token: str) -> tuple[Postgres, Redis, S3Emulator]:
+    @property
+    def database_key(self) -> str:
+        """The local database server's name in the result's `services`."""
+        return "postgres" if self.config.database.engine == "postgres" else "mariadb"
+
+    def _start_services(self, redis_token: str) -> tuple[Postgres | MariaDB, Redis, S3Emulator]:
         probe_url = self.config.redis.broker_url("127.0.0.1")
         host = self.service_host
-        postgres = Postgres(require_tls=database_tls(self.config), host=host)
-        tls = probe_url.startswith("rediss://")
-        redis = Redis(self.folder / "redis", tls=tls, host=host, password=redis_token)
+        tls = database_tls(self.config)
+        database: Postgres | MariaDB = (
+            Postgres(require_tls=tls, host=host)
+            if self.config.database.engine == "postgres"
+            else MariaDB(fetch=password_fetch(self.config), require_tls=tls, host=host)
+        )
+        redis_tls = probe_url.startswith("rediss://")
+        redis = Redis(self.folder / "redis", tls=redis_tls, host=host, password=redis_token)
         s3 = S3Emulator(self.folder / "s3", host=host)
-        for service in (postgres, redis, s3):
+        for service in (database, redis, s3):
             self.services.append(service)
             service.start()
+        if isinstance(database, MariaDB):
+            self.database_version = database.version
         s3.create_bucket(self.config.remote_log_folder)
         self.report(
-            f"PostgreSQL on 127.0.0.1:{postgres.port} ({postgres.root}), Redis on "
+            f"{database.label} on 127.0.0.1:{database.port} ({database.root}), Redis on "
             f"127.0.0.1:{redis.port}, S3 emulator at {s3.endpoint}; logs in {self.folder}/logs"
         )
-        return postgres, redis, s3
+        return database, redis, s3
 
-    def _database_ca(self, postgres: Postgres) -> str:
+    def _database_ca(self, database: Postgres | MariaDB) -> str:
         """With `database.ca_bundle` (verify-full): the local server's certificate, as the
         containers see it, to verify against instead of the RDS bundle in the image."""
         if not self.config.database.ca_bundle:
             return ""
         copy = self.folder / "database-ca.pem"
-        shutil.copy(postgres.root / "data" / "server.crt", copy)
+        shutil.copy(database.certificate, copy)
         return self.shared_path(copy)
 
     def _relaxed(self) -> list[str]:
@@ -281,10 +290,13 @@ class Rehearsal:
                 f"health checks: timeouts x{self.timeout_scale:g} ({TIMEOUT_SCALE_VARIABLE})"
             )
         if not database_tls(self.config):
+            option = "sslmode" if self.config.database.engine == "postgres" else "ssl_mode"
             notes.append(
-                "database: the launch's URL does not require TLS (sslmode); the local server "
+                f"database: the launch's URL does not require TLS ({option}); the local server "
                 "offers it and asks for the password"
             )
+        if self.config.database.engine == "mysql":
+            notes += mysql_relaxations(self.database_version)
         return notes
 
     def _folders(self) -> None:

@@ -1,0 +1,174 @@
+"""A MySQL launch's rehearsal without booting Airflow: the private MariaDB server it starts
+(TLS, the launch's own MySQL database.sql creating the Airflow user with its password, stopped
+with its folder), its own venv, and the table's "relaxed:" lines. The Airflow side on MariaDB
+(migrate, the components' health) is proved by
+tests/test_rehearse.py::test_broken_definitions_fail_naming_each_component."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from wizard.config import LaunchConfig
+from wizard.errors import WizardError
+from wizard.rehearse import mariadb, venv
+from wizard.rehearse.mariadb import MariaDB, password_fetch
+from wizard.rehearse.run import Rehearsal
+from wizard.rehearse.values import database_tls, local_values, wants_tls
+from wizard.render import render_artifacts
+
+MYSQL = {"database__engine": "mysql", "database__admin_username": "admin"}
+
+
+@pytest.fixture
+def mysql_config(make_config: Callable[..., LaunchConfig]) -> LaunchConfig:
+    return make_config(**MYSQL)
+
+
+def _installed() -> None:
+    if not Path(mariadb.SERVER).exists() or shutil.which("mariadb-install-db") is None:
+        from tests.services import missing
+
+        missing("MariaDB", "mariadb-server mariadb-client")
+
+
+def _as_user(
+    server: MariaDB, password: str, *options: str, sql: str
+) -> subprocess.CompletedProcess[str]:
+    """The mariadb client as the Airflow user over TCP (the password in its environment)."""
+    return subprocess.run(
+        [
+            *("mariadb", "--no-defaults", "--host=127.0.0.1", f"--port={server.port}"),
+            *("--user=airflow", "--batch", "--skip-column-names", *options, "-e", sql),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MYSQL_PWD": password},
+        check=False,
+    )
+
+
+def _closed(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_local_mariadb_with_tls_runs_the_mysql_database_sql(mysql_config: LaunchConfig) -> None:
+    """The launch's own MySQL database.sql, run as its header says (the password read with its
+    `aws ssm get-parameter`, answered by the rehearsal's stand-in, base64 into
+    @airflow_password): the Airflow user then logs in with that password over TLS only, and
+    owns its utf8mb4 database; a script asking SSM for something else fails by name; stop()
+    shuts the server down and removes its folder."""
+    _installed()
+    script = render_artifacts(mysql_config, "123456789012")["database.sql"]
+    assert "SET @create_user" in script  # the MySQL flavour
+    server = MariaDB(fetch=password_fetch(mysql_config), require_tls=True)
+    password = "s3cret'x\"y\\z"  # every quote a statement could trip on
+    try:
+        server.start()
+        assert "MariaDB" in server.version
+        with pytest.raises(WizardError, match=r"ParameterNotFound: .*db_password"):
+            server.run_script(script, {"some.other.parameter": "x"})
+        server.run_script(script, {mysql_config.secret_name("db_password"): password})
+        server.run_script(script, {mysql_config.secret_name("db_password"): password})  # again
+        over_tls = _as_user(
+            server,
+            password,
+            "--ssl",
+            sql="SHOW SESSION STATUS LIKE 'Ssl_cipher'; USE airflow; CREATE TABLE t (x int); "
+            "SELECT @@character_set_database, @@explicit_defaults_for_timestamp",
+        )
+        assert over_tls.returncode == 0, over_tls.stderr
+        cipher, charset = over_tls.stdout.strip().splitlines()
+        assert cipher.split("\t")[1]  # a cipher: the session is encrypted
+        assert charset == "utf8mb4\t1"
+        wrong = _as_user(server, "wrong", "--ssl", sql="SELECT 1")
+        assert wrong.returncode != 0 and "Access denied" in wrong.stderr
+        cleartext = _as_user(server, password, "--skip-ssl", sql="SELECT 1")
+        assert cleartext.returncode != 0, cleartext.stdout
+        port, root = server.port, server.root
+    finally:
+        server.stop()
+    assert server.process is None and not root.exists() and _closed(port)
+
+
+def test_failing_mysql_database_sql_is_named(mysql_config: LaunchConfig) -> None:
+    """A statement the server refuses stops the script, and the error quotes the server."""
+    _installed()
+    server = MariaDB(fetch=password_fetch(mysql_config))
+    try:
+        server.start()
+        broken = render_artifacts(mysql_config, "123456789012")["database.sql"].replace(
+            "CREATE DATABASE IF NOT EXISTS", "CREATE DATABASE IF NOT EXISTZ"
+        )
+        with pytest.raises(WizardError, match=r"database\.sql failed against the local MariaDB"):
+            server.run_script(broken, {mysql_config.secret_name("db_password"): "pw"})
+    finally:
+        server.stop()
+
+
+def test_mariadb_that_cannot_start_says_so(
+    mysql_config: LaunchConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing server names the Debian packages; a server that exits at once quotes its own
+    log, and nothing is left behind."""
+    monkeypatch.setattr(mariadb, "SERVER", "/nonexistent/mariadbd")
+    server = MariaDB()
+    with pytest.raises(WizardError, match="apt-get install -y mariadb-server mariadb-client"):
+        server.start()
+    server.stop()
+    monkeypatch.undo()
+    _installed()
+    server = MariaDB(require_tls=True)
+    server.root.mkdir(exist_ok=True)
+    # a server that cannot start: its TCP port is taken
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setattr(mariadb, "free_port", lambda: taken.getsockname()[1])
+        with pytest.raises(WizardError, match="the local MariaDB did not start: ") as failed:
+            server.start()
+    assert failed.value.title == "MariaDB did not start"
+    assert server.process is None and not server.root.exists()
+
+
+def test_mysql_launch_rehearsal_names_its_relaxations(
+    mysql_config: LaunchConfig, make_config: Callable[..., LaunchConfig], tmp_path: Path
+) -> None:
+    """A MySQL launch is rehearsed (no longer refused), in a venv of its own (mysqlclient never
+    lands in the PostgreSQL launches' venv), with TLS as its URL asks; the table says MariaDB
+    stands in for MySQL."""
+    rehearsal = Rehearsal(mysql_config, folder=tmp_path / "r", report=lambda _: None)
+    rehearsal.database_version = "10.11.19-MariaDB-0+deb12u1"
+    relaxed = rehearsal._relaxed()
+    assert any(
+        "MariaDB 10.11.19-MariaDB-0+deb12u1 (Debian's package) stands in for RDS MySQL" in note
+        for note in relaxed
+    )
+    assert any("mysql_native_password" in note for note in relaxed)
+    assert not any("does not require TLS" in note for note in relaxed)
+    assert rehearsal.database_key == "mariadb"
+    postgres = make_config()
+    assert venv.venv_path(mysql_config) != venv.venv_path(postgres)
+    assert venv.venv_path(postgres).name.startswith("airflow-3.3.2-py")  # the warm cache's name
+    assert "mysql" in venv.requirements(mysql_config)[0]
+    assert database_tls(mysql_config) and wants_tls("mysql+mysqldb://u:p@h/db?ssl_mode=REQUIRED")
+    assert not wants_tls("mysql+mysqldb://u:p@h/db?ssl_mode=PREFERRED")
+    assert wants_tls("mysql+mysqldb://u:p@h/db?ssl_ca=/ca.pem")  # 1.10's: TLS, verified
+    assert not wants_tls("mysql+mysqldb://u:p@h/db")
+    values = local_values(mysql_config, "127.0.0.1", 3399, "127.0.0.1:6399")
+    url = values.by_parameter[mysql_config.secret_name("sql_alchemy_conn")]
+    assert url.startswith("mysql+mysqldb://airflow:") and url.endswith(
+        "@127.0.0.1:3399/airflow?ssl_mode=REQUIRED"
+    )
+    fetch = password_fetch(mysql_config)
+    assert fetch in render_artifacts(mysql_config, "123456789012")["database.sql"].replace(
+        "\\\n--     ", ""
+    )
