@@ -172,3 +172,25 @@ def test_mysql_launch_rehearsal_names_its_relaxations(
     assert fetch in render_artifacts(mysql_config, "123456789012")["database.sql"].replace(
         "\\\n--     ", ""
     )
+
+
+def test_failed_migrate_on_mariadb_names_the_stage_and_the_stand_in(
+    mysql_config: LaunchConfig, tmp_path: Path
+) -> None:
+    """A migrate that fails on MariaDB is the migrate row, failed, with its own output and a
+    line saying that MariaDB, not MySQL, ran it (no traceback of the rehearsal's own)."""
+    from wizard.rehearse.processes import Container
+    from wizard.rehearse.report import Result
+    from wizard.rehearse.run import MIGRATE_ON_MARIADB
+
+    (tmp_path / "r").mkdir()
+    rehearsal = Rehearsal(mysql_config, folder=tmp_path / "r", report=lambda _: None)
+    said = "sqlalchemy.exc.OperationalError: (1071, 'Specified key was too long')"
+    rehearsal.containers["initdb"] = Container(
+        "initdb", ["/bin/sh", "-c", f'echo "{said}"; exit 1'], {}, tmp_path / "initdb.log"
+    )
+    result = Result(runtime="venv", ran="")
+    assert not rehearsal._migrate(result)
+    (row,) = result.rows
+    assert row.component == "migrate (initdb)" and not row.ok and row.health == "exited 1"
+    assert row.detail.startswith(MIGRATE_ON_MARIADB) and said in row.detail
