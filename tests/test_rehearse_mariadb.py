@@ -194,3 +194,56 @@ def test_failed_migrate_on_mariadb_names_the_stage_and_the_stand_in(
     (row,) = result.rows
     assert row.component == "migrate (initdb)" and not row.ok and row.health == "exited 1"
     assert row.detail.startswith(MIGRATE_ON_MARIADB) and said in row.detail
+
+
+SCHEDULER_ON_MARIADB = """\
+[error    ] Exception when executing SchedulerJob._run_scheduler_loop
+  File ".../airflow/jobs/scheduler_job_runner.py", line 3735, in _orphan_unreferenced_assets
+MySQLdb.ProgrammingError: (1064, "You have an error in your SQL syntax; check the manual that \
+corresponds to your MariaDB server version for the right syntax to use near 'DELETE FROM \
+asset_active WHERE EXISTS (SELECT * \\nFROM anon_1 \\nWHERE asset_act...' at line 5")
+The above exception was the direct cause of the following exception:
+sqlalchemy.exc.ProgrammingError: (MySQLdb.ProgrammingError) (1064, "You have an error")
+[SQL: WITH anon_1 AS
+ DELETE FROM asset_active WHERE EXISTS (SELECT *
+[parameters: (0,)]
+(Background on this error at: https://sqlalche.me/e/21/f405)
+"""
+"""What Airflow 3.3.2's scheduler wrote before it exited on MariaDB 10.11 (abridged)."""
+
+
+def test_component_that_mariadb_refuses_says_so(
+    mysql_config: LaunchConfig, make_config: Callable[..., LaunchConfig], tmp_path: Path
+) -> None:
+    """A component that exits on MariaDB's refusal of Airflow's SQL (Airflow 3.3's scheduler
+    does, on its `WITH … DELETE`) has a row saying so plainly, above the log's last lines,
+    instead of a traceback's tail alone; a component that fails otherwise, or a PostgreSQL
+    launch's, gets no such line."""
+    from wizard.rehearse.mariadb import mariadb_refusal
+    from wizard.rehearse.plan import ContainerPlan
+    from wizard.rehearse.processes import Container
+
+    said = mariadb_refusal(SCHEDULER_ON_MARIADB)
+    assert said.startswith("MariaDB refused Airflow's SQL (error 1064: You have an error")
+    assert "near 'DELETE FROM asset_active" in said and "stands in for RDS MySQL" in said
+    assert mariadb_refusal("Error: No such command 'flowr'.") == ""
+
+    def settle(config: LaunchConfig, output: str, name: str) -> str:
+        folder = tmp_path / name
+        folder.mkdir()
+        rehearsal = Rehearsal(config, folder=folder, report=lambda _: None)
+        log = folder / "scheduler.log"
+        log.write_text(output)
+        container = Container("scheduler", ["/bin/sh", "-c", "exit 1"], {}, log)
+        rehearsal.containers["scheduler"] = container
+        container.start(folder)
+        assert container.wait(60) == 1
+        plan = ContainerPlan("scheduler", "f", [], {}, {}, None, None, None)
+        row = rehearsal._settle(plan)
+        assert row.health == "exited 1" and not row.ok
+        return row.detail
+
+    detail = settle(mysql_config, SCHEDULER_ON_MARIADB, "mysql")
+    assert detail.startswith(said + "\n") and "sqlalche.me" in detail
+    assert "MariaDB refused" not in settle(mysql_config, "No such command 'flowr'.", "other")
+    assert "MariaDB refused" not in settle(make_config(), SCHEDULER_ON_MARIADB, "postgres")

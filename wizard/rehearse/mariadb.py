@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -42,6 +43,29 @@ def password_fetch(config: LaunchConfig) -> str:
     return (
         f"aws ssm get-parameter --with-decryption --region {shlex.quote(region)} "
         f"--name {shlex.quote(name)} --query Parameter.Value --output text"
+    )
+
+
+_SERVER_ERROR = re.compile(r'^\S*MySQLdb\.\w+: \((\d+), "(.+?)"\)$', re.MULTILINE)
+"""A MySQL server error as mysqlclient raises it, in a component's output."""
+
+
+def mariadb_refusal(output: str) -> str:
+    """MariaDB's refusal of Airflow's own SQL in a component's output, said plainly; "" when
+    the output shows none.
+
+    Airflow 3.3's scheduler, for one, deletes orphaned assets with `WITH … DELETE`, which
+    MySQL 8 accepts and MariaDB 10.11 refuses with error 1064: a failure of the stand-in, not
+    of the launch.
+    """
+    found = _SERVER_ERROR.findall(output)
+    if not found:
+        return ""
+    code, message = found[-1]
+    message = message if len(message) <= 300 else message[:300] + "…"
+    return (
+        f"MariaDB refused Airflow's SQL (error {code}: {message}). MariaDB stands in for RDS "
+        "MySQL here and Airflow does not support it: the launch's MySQL may accept this."
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from wizard.airflow_versions import MIGRATE_COMPONENT
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput, WizardError
-from wizard.rehearse.mariadb import MariaDB, mysql_relaxations, password_fetch
+from wizard.rehearse.mariadb import MariaDB, mariadb_refusal, mysql_relaxations, password_fetch
 from wizard.rehearse.plan import (
     ContainerPlan,
     LocalSetup,
@@ -320,7 +320,7 @@ class Rehearsal:
         health = "exited 0" if ok else (f"exited {code}" if code is not None else "timed out")
         detail = "" if ok else container.tail(8)
         if not ok and self.config.database.engine == "mysql":  # say where it may come from
-            detail = f"{MIGRATE_ON_MARIADB}\n{detail}"
+            detail = f"{mariadb_refusal(container.tail(400)) or MIGRATE_ON_MARIADB}\n{detail}"
         self.add_row(
             result, Row(f"migrate ({MIGRATE_COMPONENT})", True, health, seconds, ok, detail)
         )
@@ -374,6 +374,9 @@ class Rehearsal:
     def _settle(self, plan: ContainerPlan) -> Row:
         """The component's row once it settled (also handed to `on_row` at once)."""
         row = self._wait_healthy(plan)
+        if not row.ok and self.config.database.engine == "mysql":
+            refusal = mariadb_refusal(self.containers[plan.component].tail(400))
+            row.detail = f"{refusal}\n{row.detail}" if refusal else row.detail
         self.emit(row)
         return row
 
