@@ -12,6 +12,7 @@ import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from wizard.config import LaunchConfig
 from wizard.errors import WizardError
 from wizard.rehearse import mariadb, venv
 from wizard.rehearse.mariadb import MariaDB, password_fetch
+from wizard.rehearse.probes import ApiSession
 from wizard.rehearse.run import Rehearsal
 from wizard.rehearse.values import database_tls, local_values, wants_tls
 from wizard.render import render_artifacts
@@ -247,3 +249,91 @@ def test_component_that_mariadb_refuses_says_so(
     assert detail.startswith(said + "\n") and "sqlalche.me" in detail
     assert "MariaDB refused" not in settle(mysql_config, "No such command 'flowr'.", "other")
     assert "MariaDB refused" not in settle(make_config(), SCHEDULER_ON_MARIADB, "postgres")
+
+
+class _QueuedForever(ApiSession):
+    """The API server's answers for a run no scheduler will ever start (as on MariaDB, where
+    the scheduler exited): the run stays queued."""
+
+    def __init__(self) -> None:
+        super().__init__(base="http://127.0.0.1:9", major=3)
+        self.calls: list[str] = []
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        self.calls.append(f"{method} {path}")
+        if method == "PATCH":
+            return 200, {"is_paused": False}
+        if method == "POST":
+            return 200, {"dag_run_id": "manual__1"}
+        if path.endswith("/taskInstances"):
+            return 200, {"task_instances": [{"task_id": "hello", "state": None}]}
+        return 200, {"state": "queued"}
+
+
+def test_dag_run_stops_waiting_once_a_component_exited(
+    mysql_config: LaunchConfig, tmp_path: Path
+) -> None:
+    """A DAG run waits for its end only while every component runs: with the scheduler gone
+    (on MariaDB: its first loop), the row says so at once instead of after ten minutes."""
+    from wizard.rehearse.probes import ProbeFailed, run_dag
+    from wizard.rehearse.processes import Container
+
+    session = _QueuedForever()
+    with pytest.raises(ProbeFailed, match="ended queued"):
+        run_dag(session, "d", 0.5)  # nothing exited: it waits its whole timeout
+    session = _QueuedForever()
+    with pytest.raises(ProbeFailed) as stopped:
+        run_dag(session, "d", 600, lambda: "scheduler exited 1")
+    assert str(stopped.value) == (
+        "run manual__1 still queued (hello=None) when scheduler exited 1: not waited for"
+    )
+    assert session.calls.count("GET /dags/d/dagRuns/manual__1") == 1
+
+    (tmp_path / "r").mkdir()
+    rehearsal = Rehearsal(mysql_config, folder=tmp_path / "r", report=lambda _: None)
+    for component, argv in (
+        ("initdb", "exit 0"),
+        ("webserver", "sleep 60"),
+        ("scheduler", "exit 1"),
+    ):
+        container = Container(component, ["/bin/sh", "-c", argv], {}, tmp_path / f"{component}.log")
+        rehearsal.containers[component] = container
+        container.start(tmp_path / "r")
+    try:
+        assert rehearsal.containers["scheduler"].wait(60) == 1
+        assert rehearsal.containers["initdb"].wait(60) == 0
+        assert rehearsal.exited() == "scheduler exited 1"  # the migrate task is meant to exit
+    finally:
+        rehearsal.containers["webserver"].stop(grace=1)
+    assert rehearsal.exited() == "webserver exited -15"
+
+
+def test_component_refused_after_it_was_healthy_says_so(
+    mysql_config: LaunchConfig, tmp_path: Path
+) -> None:
+    """The scheduler passes its first health check on MariaDB and exits on its first loop: the
+    still-up check's row leads with MariaDB's refusal too."""
+    from types import SimpleNamespace
+
+    from wizard.rehearse.plan import ContainerPlan
+    from wizard.rehearse.processes import Container
+    from wizard.rehearse.proofs import still_up
+    from wizard.rehearse.report import Result, Row
+
+    (tmp_path / "r").mkdir()
+    rehearsal = Rehearsal(mysql_config, folder=tmp_path / "r", report=lambda _: None)
+    log = tmp_path / "scheduler.log"
+    log.write_text(SCHEDULER_ON_MARIADB)
+    container = Container("scheduler", ["/bin/sh", "-c", "exit 1"], {}, log)
+    rehearsal.containers["scheduler"] = container
+    container.start(tmp_path / "r")
+    assert container.wait(60) == 1
+    result = Result(runtime="venv", ran="")
+    result.rows = [Row("scheduler", True, "healthy", 30, True)]
+    plan = SimpleNamespace(
+        containers=[ContainerPlan("scheduler", "f", [], {}, {}, None, None, None)]
+    )
+    still_up(rehearsal, plan, result)  # type: ignore[arg-type]
+    (row,) = result.rows
+    assert not row.ok and row.health == "stopped"
+    assert row.detail.startswith("exited 1 after it was healthy\nMariaDB refused Airflow's SQL")

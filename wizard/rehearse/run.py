@@ -320,7 +320,8 @@ class Rehearsal:
         health = "exited 0" if ok else (f"exited {code}" if code is not None else "timed out")
         detail = "" if ok else container.tail(8)
         if not ok and self.config.database.engine == "mysql":  # say where it may come from
-            detail = f"{mariadb_refusal(container.tail(400)) or MIGRATE_ON_MARIADB}\n{detail}"
+            refusal = self.refused_by_the_stand_in(MIGRATE_COMPONENT)
+            detail = (refusal or f"{MIGRATE_ON_MARIADB}\n") + detail
         self.add_row(
             result, Row(f"migrate ({MIGRATE_COMPONENT})", True, health, seconds, ok, detail)
         )
@@ -374,11 +375,27 @@ class Rehearsal:
     def _settle(self, plan: ContainerPlan) -> Row:
         """The component's row once it settled (also handed to `on_row` at once)."""
         row = self._wait_healthy(plan)
-        if not row.ok and self.config.database.engine == "mysql":
-            refusal = mariadb_refusal(self.containers[plan.component].tail(400))
-            row.detail = f"{refusal}\n{row.detail}" if refusal else row.detail
+        if not row.ok:
+            row.detail = self.refused_by_the_stand_in(plan.component) + row.detail
         self.emit(row)
         return row
+
+    def refused_by_the_stand_in(self, component: str) -> str:
+        """A line saying that MariaDB, standing in for a MySQL launch's database, refused the
+        component's SQL (as its output shows), or ""."""
+        if self.config.database.engine != "mysql" or component not in self.containers:
+            return ""
+        refusal = mariadb_refusal(self.containers[component].tail(400))
+        return f"{refusal}\n" if refusal else ""
+
+    def exited(self) -> str:
+        """The first long-running component that is no longer running ("" while all run):
+        what the DAG run stops waiting for."""
+        for component, container in self.containers.items():
+            code = container.exit_code() if component != MIGRATE_COMPONENT else None
+            if code is not None:
+                return f"{component} exited {code}"
+        return ""
 
     def _wait_healthy(self, plan: ContainerPlan) -> Row:
         """Wait until the component's own health check passes, it exits, or ECS would call it
