@@ -21,6 +21,7 @@ from wizard.errors import WizardError
 from wizard.rehearse import mariadb, venv
 from wizard.rehearse.mariadb import MariaDB, password_fetch
 from wizard.rehearse.probes import ApiSession
+from wizard.rehearse.report import table
 from wizard.rehearse.run import Rehearsal
 from wizard.rehearse.values import database_tls, local_values, wants_tls
 from wizard.render import render_artifacts
@@ -189,13 +190,17 @@ def test_failed_migrate_on_mariadb_names_the_stage_and_the_stand_in(
     rehearsal = Rehearsal(mysql_config, folder=tmp_path / "r", report=lambda _: None)
     said = "sqlalchemy.exc.OperationalError: (1071, 'Specified key was too long')"
     rehearsal.containers["initdb"] = Container(
-        "initdb", ["/bin/sh", "-c", f'echo "{said}"; exit 1'], {}, tmp_path / "initdb.log"
+        "initdb",
+        ["/bin/sh", "-c", f'seq 1 10; echo "{said}"; echo "(a traceback line)"; exit 1'],
+        {},
+        tmp_path / "initdb.log",
     )
     result = Result(runtime="venv", ran="")
     assert not rehearsal._migrate(result)
     (row,) = result.rows
     assert row.component == "migrate (initdb)" and not row.ok and row.health == "exited 1"
     assert row.detail.startswith(MIGRATE_ON_MARIADB) and said in row.detail
+    assert MIGRATE_ON_MARIADB in table(result)  # among the lines the table shows
 
 
 SCHEDULER_ON_MARIADB = """\
@@ -247,6 +252,7 @@ def test_component_that_mariadb_refuses_says_so(
 
     detail = settle(mysql_config, SCHEDULER_ON_MARIADB, "mysql")
     assert detail.startswith(said + "\n") and "sqlalche.me" in detail
+    assert len(detail.splitlines()) <= 6  # all of it in the table
     assert "MariaDB refused" not in settle(mysql_config, "No such command 'flowr'.", "other")
     assert "MariaDB refused" not in settle(make_config(), SCHEDULER_ON_MARIADB, "postgres")
 
@@ -337,3 +343,5 @@ def test_component_refused_after_it_was_healthy_says_so(
     (row,) = result.rows
     assert not row.ok and row.health == "stopped"
     assert row.detail.startswith("exited 1 after it was healthy\nMariaDB refused Airflow's SQL")
+    shown = table(result)  # the table shows a detail's last lines: both of these among them
+    assert "exited 1 after it was healthy" in shown and "MariaDB refused" in shown

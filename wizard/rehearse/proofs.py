@@ -96,8 +96,9 @@ def still_up(rehearsal: Rehearsal, plan: RehearsalPlan, result: Result) -> None:
         for _ in range(int(check.get("retries", 1)) if command else 1):
             code = runnable.exit_code()
             if code is not None:
-                why = rehearsal.refused_by_the_stand_in(name)
-                return name, f"exited {code} after it was healthy\n{why}{runnable.tail()}"
+                why = rehearsal.refused_by_the_stand_in(name)  # the table shows 6 lines
+                tail = runnable.tail(4 if why else 5)
+                return name, f"exited {code} after it was healthy\n{why}{tail}"
             if command is None:
                 return name, ""
             outcome = rehearsal.probe(name, command, float(check.get("timeout", 30)))

@@ -321,7 +321,8 @@ class Rehearsal:
         detail = "" if ok else container.tail(8)
         if not ok and self.config.database.engine == "mysql":  # say where it may come from
             refusal = self.refused_by_the_stand_in(MIGRATE_COMPONENT)
-            detail = (refusal or f"{MIGRATE_ON_MARIADB}\n") + detail
+            # the table shows a detail's last 6 lines: this one among them
+            detail = (refusal or f"{MIGRATE_ON_MARIADB}\n") + container.tail(5)
         self.add_row(
             result, Row(f"migrate ({MIGRATE_COMPONENT})", True, health, seconds, ok, detail)
         )
