@@ -19,6 +19,7 @@ import pytest
 from wizard.config import LaunchConfig
 from wizard.errors import WizardError
 from wizard.rehearse import mariadb, venv
+from wizard.rehearse.local_services import database_key
 from wizard.rehearse.mariadb import MariaDB, password_fetch
 from wizard.rehearse.probes import ApiSession
 from wizard.rehearse.report import table
@@ -157,7 +158,7 @@ def test_mysql_launch_rehearsal_names_its_relaxations(
     )
     assert any("mysql_native_password" in note for note in relaxed)
     assert not any("does not require TLS" in note for note in relaxed)
-    assert rehearsal.database_key == "mariadb"
+    assert database_key(mysql_config) == "mariadb"
     postgres = make_config()
     assert venv.venv_path(mysql_config) != venv.venv_path(postgres)
     assert venv.venv_path(postgres).name.startswith("airflow-3.3.2-py")  # the warm cache's name

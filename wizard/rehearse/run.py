@@ -21,7 +21,13 @@ from typing import Any, TypeVar
 from wizard.airflow_versions import MIGRATE_COMPONENT
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput, WizardError
-from wizard.rehearse.mariadb import MariaDB, mariadb_refusal, mysql_relaxations, password_fetch
+from wizard.rehearse.local_services import (
+    copy_database_ca,
+    database_key,
+    relaxations,
+    start_services,
+)
+from wizard.rehearse.mariadb import MariaDB, mariadb_refusal
 from wizard.rehearse.plan import (
     ContainerPlan,
     LocalSetup,
@@ -34,7 +40,7 @@ from wizard.rehearse.processes import CheckResult, Container, Runnable, kill_all
 from wizard.rehearse.proofs import PROBE_SECONDS, prove_through_the_api, still_up
 from wizard.rehearse.report import Result, Row
 from wizard.rehearse.services import Postgres, Redis, S3Emulator, free_port
-from wizard.rehearse.values import database_tls, local_values
+from wizard.rehearse.values import local_values
 
 T = TypeVar("T")
 
@@ -111,9 +117,9 @@ class Rehearsal:
         ran, base = self.prepare()
         self._enter("services")
         token = secrets.token_urlsafe(24) if self.config.redis.uses_auth_token else ""
-        database, redis, s3 = self._start_services(token)
+        database, redis, s3 = start_services(self, token)
         host = self.service_host
-        database_ca = self._database_ca(database)
+        database_ca = copy_database_ca(self, database)
         values = local_values(
             self.config,
             host,
@@ -150,10 +156,10 @@ class Rehearsal:
             admin_username=self.config.airflow.admin_username,
             folder=str(self.folder),
             services={
-                self.database_key: f"127.0.0.1:{database.port}",
+                database_key(self.config): f"127.0.0.1:{database.port}",
                 "redis": f"127.0.0.1:{redis.port}",
                 "s3": s3.endpoint,
-                f"{self.database_key}_folder": str(database.root),
+                f"{database_key(self.config)}_folder": str(database.root),
             },
         )
         base = {**base, **s3.task_role_environment(host)}
@@ -249,59 +255,8 @@ class Rehearsal:
         """A file of this machine as the containers see it."""
         return str(path)
 
-    @property
-    def database_key(self) -> str:
-        """The local database server's name in the result's `services`."""
-        return "postgres" if self.config.database.engine == "postgres" else "mariadb"
-
-    def _start_services(self, redis_token: str) -> tuple[Postgres | MariaDB, Redis, S3Emulator]:
-        probe_url = self.config.redis.broker_url("127.0.0.1")
-        host = self.service_host
-        tls = database_tls(self.config)
-        database: Postgres | MariaDB = (
-            Postgres(require_tls=tls, host=host)
-            if self.config.database.engine == "postgres"
-            else MariaDB(fetch=password_fetch(self.config), require_tls=tls, host=host)
-        )
-        redis_tls = probe_url.startswith("rediss://")
-        redis = Redis(self.folder / "redis", tls=redis_tls, host=host, password=redis_token)
-        s3 = S3Emulator(self.folder / "s3", host=host)
-        for service in (database, redis, s3):
-            self.services.append(service)
-            service.start()
-        if isinstance(database, MariaDB):
-            self.database_version = database.version
-        s3.create_bucket(self.config.remote_log_folder)
-        self.report(
-            f"{database.label} on 127.0.0.1:{database.port} ({database.root}), Redis on "
-            f"127.0.0.1:{redis.port}, S3 emulator at {s3.endpoint}; logs in {self.folder}/logs"
-        )
-        return database, redis, s3
-
-    def _database_ca(self, database: Postgres | MariaDB) -> str:
-        """With `database.ca_bundle` (verify-full): the local server's certificate, as the
-        containers see it, to verify against instead of the RDS bundle in the image."""
-        if not self.config.database.ca_bundle:
-            return ""
-        copy = self.folder / "database-ca.pem"
-        shutil.copy(database.certificate, copy)
-        return self.shared_path(copy)
-
     def _relaxed(self) -> list[str]:
-        notes = []
-        if self.timeout_scale != 1:
-            notes.append(
-                f"health checks: timeouts x{self.timeout_scale:g} ({TIMEOUT_SCALE_VARIABLE})"
-            )
-        if not database_tls(self.config):
-            option = "sslmode" if self.config.database.engine == "postgres" else "ssl_mode"
-            notes.append(
-                f"database: the launch's URL does not require TLS ({option}); the local server "
-                "offers it and asks for the password"
-            )
-        if self.config.database.engine == "mysql":
-            notes += mysql_relaxations(self.database_version)
-        return notes
+        return relaxations(self)
 
     def _folders(self) -> None:
         for name in ("dags", "plugins"):
