@@ -97,6 +97,8 @@ def test_local_mariadb_with_tls_runs_the_mysql_database_sql(mysql_config: Launch
         assert wrong.returncode != 0 and "Access denied" in wrong.stderr
         cleartext = _as_user(server, password, "--skip-ssl", sql="SELECT 1")
         assert cleartext.returncode != 0, cleartext.stdout
+        for user in ("root", "mysql", ""):  # the admin only over the private socket
+            assert _as_user(server, "", "--ssl", f"--user={user}", sql="SELECT 1").returncode
         port, root = server.port, server.root
     finally:
         server.stop()

@@ -119,7 +119,8 @@ class MariaDB:
         """mariadb-install-db, certificate, mariadbd; wait until it answers.
 
         Raises:
-            WizardError: MariaDB is not installed, or it did not start (its log is named).
+            WizardError: MariaDB is not installed, or it did not start (its log's last lines
+                quoted).
         """
         install = shutil.which("mariadb-install-db")
         if install is None or not Path(SERVER).exists() or shutil.which("mariadb") is None:
@@ -173,6 +174,17 @@ class MariaDB:
             )
             if answer.returncode == 0:
                 self.version = answer.stdout.strip()
+                # mariadb-install-db's root over TCP (127.0.0.1, ::1, this host) has no
+                # password: only the socket in the private folder is left to the admin
+                self._run(
+                    [
+                        *self.client(),
+                        "-e",
+                        "DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> "
+                        "'localhost'; FLUSH PRIVILEGES",
+                    ],
+                    "dropping root over TCP",
+                )
                 return
             assert self.process is not None
             if self.process.poll() is not None or time.monotonic() > deadline:
