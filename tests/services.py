@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 
-def missing(what: str) -> None:
+def missing(what: str, packages: str = "postgresql redis-server") -> None:
     """Skip, or fail where CI requires every service."""
-    message = f"{what} is not installed (apt-get install -y postgresql redis-server)"
+    message = f"{what} is not installed (apt-get install -y {packages})"
     if os.environ.get("AIRFLOW_ECS_WIZARD_REQUIRE_SERVICES") == "1":
         pytest.fail(message)
     pytest.skip(message)

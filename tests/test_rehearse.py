@@ -1,7 +1,7 @@
 """Rehearsals that really boot Airflow (pip-installed, cached per version in
-AIRFLOW_ECS_WIZARD_VENV_CACHE) against a real PostgreSQL and Redis: the example config on 3.x
-and on 2.11 end to end, definitions broken in ways that really stop a component, and the
-docker runtime where a Docker engine exists.
+AIRFLOW_ECS_WIZARD_VENV_CACHE) against a real PostgreSQL (MariaDB for the MySQL launch) and
+Redis: the example config on 3.x and on 2.11 end to end, definitions of a MySQL launch broken
+in ways that really stop a component, and the docker runtime where a Docker engine exists.
 
 These take minutes each; they are marked `rehearsal` and collected first, so pytest-xdist runs
 them beside the rest of the suite."""
@@ -190,8 +190,16 @@ def test_broken_definitions_fail_naming_each_component(
     make_config: Callable[..., LaunchConfig],
 ) -> None:
     """Four breaks that really stop a component, one per component; the others stay healthy
-    and no DAG runs."""
-    config = make_config()
+    and no DAG runs.
+
+    On a MySQL launch, so that this one boot also proves the MariaDB stand-in: the private
+    server with TLS required and the Airflow user's password, the launch's MySQL database.sql,
+    `airflow db migrate` on it, and the API server and DAG processor healthy against it."""
+    if shutil.which("mariadb-install-db") is None:
+        from tests.services import missing
+
+        missing("MariaDB", "mariadb-server mariadb-client")
+    config = make_config(database__engine="mysql", database__admin_username="admin")
     artifacts = render_artifacts(config, "123456789012")
 
     def edit(component: str, change: Callable[[dict[str, Any]], None]) -> None:
@@ -239,9 +247,16 @@ def test_broken_definitions_fail_naming_each_component(
         rehearsal.stop()
     rows = {row.component: row for row in result.rows}
     assert not result.ok
+    assert rows["migrate (initdb)"].ok, rows["migrate (initdb)"].detail  # on MariaDB
+    assert "mariadb" in result.services and "postgres" not in result.services
+    assert any("stands in for RDS MySQL" in note for note in result.relaxed), result.relaxed
+    assert not Path(result.services["mariadb_folder"]).exists()  # stopped with its folder
     assert set(result.failed) == {"flower", "scheduler", "worker", "triggerer"}, result.to_json()
     assert rows["flower"].health.startswith("exited ")
     assert rows["scheduler"].health.startswith("exited ")
+    # of its missing secret: MariaDB, which would stop it too (Airflow 3.3's WITH … DELETE),
+    # never saw it
+    assert "MariaDB refused" not in rows["scheduler"].detail, rows["scheduler"].detail
     assert rows["worker"].health in ("unhealthy", *(f"exited {n}" for n in range(1, 256)))
     assert rows["triggerer"].health == "unhealthy"
     assert "localhost:9/health" in rows["triggerer"].detail

@@ -256,6 +256,7 @@ def service_rewrites(
     """The local services the secrets' URLs point at (their values are made for the
     rehearsal), and the stand-in the launch's database.sql reads its password through."""
     database = config.database.rds_instance_id or "the new RDS instance"
+    client = "psql" if config.database.engine == "postgres" else "the shell"
     rewrites = [
         Rewrite("endpoint", "*", f"RDS {database} (the database URLs)", f"{host}:{database_port}"),
         Rewrite("endpoint", "*", "ElastiCache (the broker URL)", f"{host}:{redis_port}"),
@@ -263,7 +264,7 @@ def service_rewrites(
             "endpoint",
             "*",
             "database.sql's `aws ssm get-parameter` (SSM)",
-            "the rehearsal's aws stand-in on psql's PATH, serving the local values",
+            f"the rehearsal's aws stand-in on {client}'s PATH, serving the local values",
         ),
     ]
     if database_ca:

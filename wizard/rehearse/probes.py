@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,11 +124,15 @@ def first_dag(session: ApiSession, dag: Path | None, timeout: float) -> str:
     raise ProbeFailed(f"no DAG from {name} was parsed within {timeout:g} s")
 
 
-def run_dag(session: ApiSession, dag_id: str, timeout: float) -> dict[str, Any]:
+def run_dag(
+    session: ApiSession, dag_id: str, timeout: float, exited: Callable[[], str] = lambda: ""
+) -> dict[str, Any]:
     """Unpause the DAG, trigger a run and wait for it to end; the run's task instances.
+    `exited` says which component stopped running (then the run cannot end: no more waiting).
 
     Raises:
-        ProbeFailed: the run failed, or did not end within `timeout`.
+        ProbeFailed: the run failed, or did not end within `timeout` or before a component
+            exited.
     """
     status, body = session.request("PATCH", f"/dags/{dag_id}", {"is_paused": False})
     if status != 200:
@@ -139,17 +144,20 @@ def run_dag(session: ApiSession, dag_id: str, timeout: float) -> dict[str, Any]:
     run_id = body["dag_run_id"]
     quoted = urllib.parse.quote(run_id, safe="")
     deadline = time.monotonic() + timeout
-    state = ""
+    state = gone = ""
     while time.monotonic() < deadline:
         status, body = session.request("GET", f"/dags/{dag_id}/dagRuns/{quoted}")
         state = body.get("state", "") if isinstance(body, dict) else ""
-        if state in ("success", "failed"):
+        gone = "" if state in ("success", "failed") else exited()
+        if state in ("success", "failed") or gone:
             break
         time.sleep(3)
     _, listed = session.request("GET", f"/dags/{dag_id}/dagRuns/{quoted}/taskInstances")
     instances = listed.get("task_instances", []) if isinstance(listed, dict) else []
     if state != "success":
         states = ", ".join(f"{ti['task_id']}={ti['state']}" for ti in instances)
+        if gone:
+            raise ProbeFailed(f"run {run_id} still {state} ({states}) when {gone}: not waited for")
         raise ProbeFailed(f"run {run_id} ended {state or 'not at all'} ({states})")
     return {"run_id": run_id, "task_instances": instances}
 

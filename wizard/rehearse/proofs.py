@@ -46,7 +46,7 @@ def prove_through_the_api(
     try:
         dag_id = dag_id or probes.first_dag(session, rehearsal.dag, DAG_TIMEOUT)
         probes.wait_for_dag(session, dag_id, DAG_TIMEOUT)
-        run = probes.run_dag(session, dag_id, DAG_TIMEOUT)
+        run = probes.run_dag(session, dag_id, DAG_TIMEOUT, rehearsal.exited)
     except (probes.ProbeFailed, OSError) as error:
         elapsed = time.monotonic() - started
         rehearsal.add_row(result, Row("dag run", True, "failed", elapsed, False, str(error)))
@@ -96,7 +96,9 @@ def still_up(rehearsal: Rehearsal, plan: RehearsalPlan, result: Result) -> None:
         for _ in range(int(check.get("retries", 1)) if command else 1):
             code = runnable.exit_code()
             if code is not None:
-                return name, f"exited {code} after it was healthy\n{runnable.tail()}"
+                why = rehearsal.refused_by_the_stand_in(name)  # the table shows 6 lines
+                tail = runnable.tail(4 if why else 5)
+                return name, f"exited {code} after it was healthy\n{why}{tail}"
             if command is None:
                 return name, ""
             outcome = rehearsal.probe(name, command, float(check.get("timeout", 30)))

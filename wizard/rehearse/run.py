@@ -21,6 +21,13 @@ from typing import Any, TypeVar
 from wizard.airflow_versions import MIGRATE_COMPONENT
 from wizard.config import LaunchConfig
 from wizard.errors import BadInput, WizardError
+from wizard.rehearse.local_services import (
+    copy_database_ca,
+    database_key,
+    relaxations,
+    start_services,
+)
+from wizard.rehearse.mariadb import MariaDB, mariadb_refusal
 from wizard.rehearse.plan import (
     ContainerPlan,
     LocalSetup,
@@ -33,7 +40,7 @@ from wizard.rehearse.processes import CheckResult, Container, Runnable, kill_all
 from wizard.rehearse.proofs import PROBE_SECONDS, prove_through_the_api, still_up
 from wizard.rehearse.report import Result, Row
 from wizard.rehearse.services import Postgres, Redis, S3Emulator, free_port
-from wizard.rehearse.values import database_tls, local_values
+from wizard.rehearse.values import local_values
 
 T = TypeVar("T")
 
@@ -43,6 +50,10 @@ command takes longer to start than the check allows. Listed as relaxed when not 
 
 SAMPLE_DAG = Path(__file__).resolve().parent.parent / "data" / "rehearsal_dag.py"
 MIGRATE_TIMEOUT = 900.0
+MIGRATE_ON_MARIADB = (
+    "`airflow db migrate` failed on MariaDB, which stands in for MySQL here and which Airflow "
+    "does not support: the same migrate may pass on RDS MySQL"
+)
 
 
 class Rehearsal:
@@ -61,12 +72,6 @@ class Rehearsal:
     ) -> None:
         from wizard.render import render_artifacts
 
-        if config.database.engine != "postgres":
-            raise BadInput(
-                "database.engine = mysql: the rehearsal runs PostgreSQL only for now",
-                title="MySQL launches are not rehearsed yet",
-                hint="Rehearse a copy of the config with database.engine = postgres.",
-            )
         if dag is not None and not dag.is_file():
             raise BadInput(
                 f"--dag {dag} is not a file",
@@ -82,7 +87,9 @@ class Rehearsal:
         self.folder = folder or Path(tempfile.mkdtemp(prefix="airflow-ecs-wizard-rehearse-"))
         self.home = self.folder / "home"
         self.major = config.airflow.parsed_version.major
-        self.services: list[Postgres | Redis | S3Emulator] = []
+        self.services: list[Postgres | MariaDB | Redis | S3Emulator] = []
+        self.database_version = ""
+        """The local database server's version, once it runs (MariaDB's is in the table)."""
         self.containers: dict[str, Runnable] = {}
         self.envs: dict[str, dict[str, str]] = {}
         self.admin_password = ""
@@ -110,20 +117,20 @@ class Rehearsal:
         ran, base = self.prepare()
         self._enter("services")
         token = secrets.token_urlsafe(24) if self.config.redis.uses_auth_token else ""
-        postgres, redis, s3 = self._start_services(token)
+        database, redis, s3 = start_services(self, token)
         host = self.service_host
-        database_ca = self._database_ca(postgres)
+        database_ca = copy_database_ca(self, database)
         values = local_values(
             self.config,
             host,
-            postgres.port,
+            database.port,
             f"{host}:{redis.port}",
             redis_token=token,
             database_ca=database_ca,
         )
         self.admin_password = values.admin_password
         self._enter("database.sql")
-        postgres.run_script(self.artifacts["database.sql"], values.by_parameter)
+        database.run_script(self.artifacts["database.sql"], values.by_parameter)
         self._enter("components")
         self._folders()
         local = LocalSetup(
@@ -143,16 +150,16 @@ class Rehearsal:
             ran=ran,
             rewrites=[
                 *plan.rewrites,
-                *service_rewrites(self.config, host, postgres.port, redis.port, database_ca),
+                *service_rewrites(self.config, host, database.port, redis.port, database_ca),
             ],
             relaxed=self._relaxed(),
             admin_username=self.config.airflow.admin_username,
             folder=str(self.folder),
             services={
-                "postgres": f"127.0.0.1:{postgres.port}",
+                database_key(self.config): f"127.0.0.1:{database.port}",
                 "redis": f"127.0.0.1:{redis.port}",
                 "s3": s3.endpoint,
-                "postgres_folder": str(postgres.root),
+                f"{database_key(self.config)}_folder": str(database.root),
             },
         )
         base = {**base, **s3.task_role_environment(host)}
@@ -248,44 +255,8 @@ class Rehearsal:
         """A file of this machine as the containers see it."""
         return str(path)
 
-    def _start_services(self, redis_token: str) -> tuple[Postgres, Redis, S3Emulator]:
-        probe_url = self.config.redis.broker_url("127.0.0.1")
-        host = self.service_host
-        postgres = Postgres(require_tls=database_tls(self.config), host=host)
-        tls = probe_url.startswith("rediss://")
-        redis = Redis(self.folder / "redis", tls=tls, host=host, password=redis_token)
-        s3 = S3Emulator(self.folder / "s3", host=host)
-        for service in (postgres, redis, s3):
-            self.services.append(service)
-            service.start()
-        s3.create_bucket(self.config.remote_log_folder)
-        self.report(
-            f"PostgreSQL on 127.0.0.1:{postgres.port} ({postgres.root}), Redis on "
-            f"127.0.0.1:{redis.port}, S3 emulator at {s3.endpoint}; logs in {self.folder}/logs"
-        )
-        return postgres, redis, s3
-
-    def _database_ca(self, postgres: Postgres) -> str:
-        """With `database.ca_bundle` (verify-full): the local server's certificate, as the
-        containers see it, to verify against instead of the RDS bundle in the image."""
-        if not self.config.database.ca_bundle:
-            return ""
-        copy = self.folder / "database-ca.pem"
-        shutil.copy(postgres.root / "data" / "server.crt", copy)
-        return self.shared_path(copy)
-
     def _relaxed(self) -> list[str]:
-        notes = []
-        if self.timeout_scale != 1:
-            notes.append(
-                f"health checks: timeouts x{self.timeout_scale:g} ({TIMEOUT_SCALE_VARIABLE})"
-            )
-        if not database_tls(self.config):
-            notes.append(
-                "database: the launch's URL does not require TLS (sslmode); the local server "
-                "offers it and asks for the password"
-            )
-        return notes
+        return relaxations(self)
 
     def _folders(self) -> None:
         for name in ("dags", "plugins"):
@@ -303,6 +274,10 @@ class Rehearsal:
         ok = code == 0
         health = "exited 0" if ok else (f"exited {code}" if code is not None else "timed out")
         detail = "" if ok else container.tail(8)
+        if not ok and self.config.database.engine == "mysql":  # say where it may come from
+            refusal = self.refused_by_the_stand_in(MIGRATE_COMPONENT)
+            # the table shows a detail's last 6 lines: this one among them
+            detail = (refusal or f"{MIGRATE_ON_MARIADB}\n") + container.tail(5)
         self.add_row(
             result, Row(f"migrate ({MIGRATE_COMPONENT})", True, health, seconds, ok, detail)
         )
@@ -356,8 +331,27 @@ class Rehearsal:
     def _settle(self, plan: ContainerPlan) -> Row:
         """The component's row once it settled (also handed to `on_row` at once)."""
         row = self._wait_healthy(plan)
+        if not row.ok:
+            row.detail = self.refused_by_the_stand_in(plan.component) + row.detail
         self.emit(row)
         return row
+
+    def refused_by_the_stand_in(self, component: str) -> str:
+        """A line saying that MariaDB, standing in for a MySQL launch's database, refused the
+        component's SQL (as its output shows), or ""."""
+        if self.config.database.engine != "mysql" or component not in self.containers:
+            return ""
+        refusal = mariadb_refusal(self.containers[component].tail(400))
+        return f"{refusal}\n" if refusal else ""
+
+    def exited(self) -> str:
+        """The first long-running component that is no longer running ("" while all run):
+        what the DAG run stops waiting for."""
+        for component, container in self.containers.items():
+            code = container.exit_code() if component != MIGRATE_COMPONENT else None
+            if code is not None:
+                return f"{component} exited {code}"
+        return ""
 
     def _wait_healthy(self, plan: ContainerPlan) -> Row:
         """Wait until the component's own health check passes, it exits, or ECS would call it

@@ -32,7 +32,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _missing(what: str, package: str) -> WizardError:
+def missing_server(what: str, package: str) -> WizardError:
+    """The error for a server the rehearsal needs and this machine lacks."""
     return WizardError(
         f"{what} is not installed, and the rehearsal runs its own",
         title="Rehearsal needs " + what,
@@ -102,11 +103,18 @@ class Postgres:
     )
     """A folder of its own (the `postgres` user must reach it: never inside a private one)."""
 
+    label = "PostgreSQL"
+
+    @property
+    def certificate(self) -> Path:
+        """The self-signed certificate it serves (the containers' CA when they verify)."""
+        return self.root / "data" / "server.crt"
+
     def start(self) -> None:
         """initdb, certificate, pg_hba, pg_ctl start."""
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
         if not found:
-            raise _missing("PostgreSQL", "postgresql")
+            raise missing_server("PostgreSQL", "postgresql")
         self.bin_dir = Path(found[-1]).parent
         self.root.mkdir(parents=True, exist_ok=True)
         data = self.root / "data"
@@ -220,7 +228,7 @@ class Redis:
         """Start it daemonized, and wait for its pid file."""
         executable = shutil.which("redis-server")
         if executable is None:
-            raise _missing("Redis", "redis-server")
+            raise missing_server("Redis", "redis-server")
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         listen = ["--port", str(self.port)]

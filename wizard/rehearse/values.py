@@ -83,9 +83,16 @@ def local_values(
     return LocalValues(by_parameter, admin_password=admin_password, db_password=db_password)
 
 
+MYSQL_TLS_MODES = ("REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
+
+
 def wants_tls(database_url: str) -> bool:
-    """Whether a database URL requires TLS (libpq's sslmode)."""
+    """Whether a database URL requires TLS: libpq's sslmode, or mysqlclient's ssl_mode (or its
+    ssl_ca alone, which turns TLS on where the driver has no ssl_mode: Airflow 1.10's)."""
     query = parse_qs(urlsplit(database_url).query)
+    if database_url.startswith("mysql"):
+        modes = query.get("ssl_mode", [])
+        return any(mode in MYSQL_TLS_MODES for mode in modes) or (not modes and "ssl_ca" in query)
     return any(mode in TLS_MODES for mode in query.get("sslmode", []))
 
 

@@ -89,9 +89,11 @@ def requirements(config: LaunchConfig) -> list[str]:
 
 
 def venv_path(config: LaunchConfig) -> Path:
-    """The cached venv of the config's release (for this Python)."""
+    """The cached venv of the config's release (for this Python), one per database driver: a
+    MySQL launch's venv (mysqlclient, built from source) never touches a PostgreSQL one's."""
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return cache_dir() / f"airflow-{release(config)}-py{python}"
+    driver = "" if config.database.engine == "postgres" else f"-{config.database.engine}"
+    return cache_dir() / f"airflow-{release(config)}{driver}-py{python}"
 
 
 def ensure_venv(config: LaunchConfig, report: Callable[[str], None] = print) -> Path:
