@@ -45,6 +45,12 @@ from wizard.rehearse.values import local_values
 T = TypeVar("T")
 
 TIMEOUT_SCALE_VARIABLE = "AIRFLOW_ECS_WIZARD_REHEARSE_TIMEOUT_SCALE"
+FIRST_CHECK_SECONDS = 30.0
+"""When a component's first health check runs: its definition's `interval` (Docker's rule,
+"the health check will first run interval seconds after the container is started"), at most
+this (Docker's and ECS's default interval); a component without a check counts as up then."""
+EXIT_POLL_SECONDS = 1.0
+"""How often a starting component is looked at for an exit (cheap: no command runs)."""
 """Multiplies every health check's timeout (default 1): for a machine so busy that an `airflow`
 command takes longer to start than the check allows. Listed as relaxed when not 1."""
 
@@ -355,11 +361,18 @@ class Rehearsal:
 
     def _wait_healthy(self, plan: ContainerPlan) -> Row:
         """Wait until the component's own health check passes, it exits, or ECS would call it
-        unhealthy (retries failures in a row after its startPeriod)."""
+        unhealthy (retries failures in a row after its startPeriod).
+
+        As Docker runs a container's health check (which ECS uses), the first check comes
+        `interval` seconds after the start, not at once: a component still starting would fail
+        it, and each check of an Airflow component starts an `airflow` command (~6 s of CPU).
+        Later checks come every PROBE_SECONDS (faster than the definition's interval, to
+        settle sooner); an exit is noticed within a second."""
         container = self.containers[plan.component]
         check, command = plan.health_check or {}, plan.health_command
         start_period = float(check.get("startPeriod", 0))
         retries, timeout = int(check.get("retries", 3)), float(check.get("timeout", 30))
+        next_check = min(float(check.get("interval", FIRST_CHECK_SECONDS)), FIRST_CHECK_SECONDS)
         failures, last = 0, "not run"
         while True:
             code = container.exit_code()
@@ -367,9 +380,9 @@ class Rehearsal:
             if code is not None:
                 return Row(plan.component, True, f"exited {code}", elapsed, False, container.tail())
             if command is None:
-                if elapsed > 30:
+                if elapsed > FIRST_CHECK_SECONDS:
                     return Row(plan.component, True, "up (no health check)", elapsed, True)
-            else:
+            elif elapsed >= next_check:
                 outcome = self.probe(plan.component, command, timeout)
                 elapsed = time.monotonic() - container.started_at
                 if outcome.passed and container.exit_code() is None:
@@ -380,7 +393,8 @@ class Rehearsal:
                     if failures >= retries:
                         detail = f"health check: {command}\n{last}\n{container.tail(3)}"
                         return Row(plan.component, True, "unhealthy", elapsed, False, detail)
-            if self._stopping.wait(PROBE_SECONDS):
+                next_check = elapsed + PROBE_SECONDS
+            if self._stopping.wait(EXIT_POLL_SECONDS):
                 return Row(plan.component, True, "interrupted", elapsed, False)
 
     # -- clean-up ---------------------------------------------------------------------------
