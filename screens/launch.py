@@ -185,6 +185,12 @@ class LaunchScreen(Screen[None]):
             self.discover(step)
         self.run_preview()
 
+    def form(self) -> StepForm:
+        """The step's form on screen. Not `query_one`: Textual caches what it finds on the node
+        asked, under the DOM's generation, and keeps up to 1024 such entries, so each step's
+        form (and every field in it) would stay in memory after it is replaced."""
+        return self.query(StepForm).only_one()
+
     def refresh_statuses(self) -> None:
         """The sidebar shows each step's status now (folded, one line of counts)."""
         statuses = self.session.statuses()
@@ -231,7 +237,7 @@ class LaunchScreen(Screen[None]):
 
     def save_answers(self) -> bool:
         """Validate the form into the config (saved at once); False with the problems shown."""
-        form = self.query_one(StepForm)
+        form = self.form()
         try:
             self.session.answer(form.answers())
         except ProblemsError as error:
@@ -250,7 +256,7 @@ class LaunchScreen(Screen[None]):
     @on(Button.Pressed, "#preview-button")
     def action_preview(self) -> None:
         if self.save_answers():
-            if any(q.discovered for q in self.query_one(StepForm).questions):
+            if any(q.discovered for q in self.form().questions):
                 self.discover(self.step)
             self.run_preview()
 
@@ -297,7 +303,7 @@ class LaunchScreen(Screen[None]):
     def _discovered(self, message: Discovered) -> None:
         if message.step != self.step:
             return
-        form = self.query_one(StepForm)
+        form = self.form()
         form.set_choices(message.choices)
         if message.problem:
             self.notify(

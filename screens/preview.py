@@ -66,7 +66,7 @@ class PreviewPane(Vertical):
 
     def planning(self) -> None:
         """A preview is being made: the previous one (maybe another step's) is hidden."""
-        self.query_one("#preview-tabs").display = False
+        self.query("#preview-tabs").set(display=False)  # none while a preview is replaced
         self.remove_class("-blocked", "-stale")
         self.query_one("#preview-loading").display = True
         self.query_one("#preview-status", Static).update("Planning against the account…")
@@ -104,7 +104,7 @@ class PreviewPane(Vertical):
         tabs = TabbedContent(id="preview-tabs", initial="tab-actions")
         for pane in panes:
             tabs.compose_add_child(pane)  # what `with TabbedContent():` does in compose
-        await self.query_one("#preview-tabs", TabbedContent).remove()
+        await self._tabs().remove()
         if not self.is_attached:  # the screen closed (ctrl+q) while the old tabs went
             return
         await self.mount(tabs)
@@ -112,7 +112,13 @@ class PreviewPane(Vertical):
     def linted(self, preview: Preview) -> None:
         """The linters' findings of the preview on screen are in: show them."""
         self._show_status(preview)
-        self.query_one("#preview-actions", Static).update(actions_content(preview))
+        self.query("#preview-actions").only_one(Static).update(actions_content(preview))
+
+    def _tabs(self) -> TabbedContent:
+        """The tabs on screen. Each preview replaces them, so they are never looked up with
+        `query_one`: Textual keeps what it found in a cache on this pane (up to 1024 entries),
+        and every replaced preview, its files drawn, would stay in memory."""
+        return self.query("#preview-tabs").only_one(TabbedContent)
 
     def _show_status(self, preview: Preview) -> None:
         plan = preview.plan

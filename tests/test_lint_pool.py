@@ -148,3 +148,59 @@ def test_shutdown_in_the_middle_of_a_lint_ends_it_at_once(
     (report,) = result
     (problem,) = report.problems  # type: ignore[attr-defined]
     assert "the lint process stopped before it finished" in str(problem)
+
+
+def test_a_lint_after_the_idle_exit_starts_a_new_process_that_answers(
+    artifacts: dict[str, str],
+) -> None:
+    """The lint process does not stay resident with nothing to lint (its ~100 MiB count at the
+    summary); a later lint of new files starts another, with the same findings."""
+    pool = LintPool(idle_seconds=0.2)
+    try:
+        pool.lint(artifacts, "us-east-1", "3.3")
+        first = pool.pid
+        assert first is not None
+        _until(lambda: not running(first), "the idle lint process to end")
+        assert pool.pid is None
+        broken = {**artifacts, "bootstrap.sh": artifacts["bootstrap.sh"] + "\nif [ -f $X ]; then\n"}
+        report = pool.lint(broken, "us-east-1", "3.3")
+        assert report == lint_artifacts(broken, "us-east-1", "3.3") and report.problems
+        assert pool.runs == 2  # not from the cache: a new process answered (the first is gone)
+    finally:
+        pool.shutdown()
+
+
+LINTED_IN_A_CHILD = """
+import json, sys
+import screens.app, screens.launch, screens.preview, screens.summary, wizard.session
+from wizard.config_file import load_config
+from wizard.lint_pool import LintPool
+from wizard.render import render_artifacts
+
+artifacts = render_artifacts(load_config(sys.argv[1]), "123456789012")
+artifacts["bootstrap.sh"] += "\\nif [ -f $X ]; then\\n"
+pool = LintPool()
+report = pool.lint(artifacts, "us-east-1", "3.3")
+pool.shutdown()
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("cfnlint", "jsonschema"))
+print(json.dumps({"problems": len(report.problems), "imported": heavy}))
+"""
+
+
+def test_the_tui_process_lints_without_importing_cfn_lint(example_path: Path) -> None:
+    """The TUI's modules and its lint path leave cfn-lint to the lint process: imported, it
+    would stay in the wizard's memory to the summary."""
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", LINTED_IN_A_CHILD, str(example_path)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=True,
+    )
+    answer = json.loads(result.stdout)
+    assert answer["problems"] > 0  # it did lint
+    assert answer["imported"] == []

@@ -175,15 +175,21 @@ class Aws:
     ) -> None:
         import boto3
 
+        from wizard.aws_models import lean_session
+
         self.settings = settings
         self.read_only = read_only
         self.recorder = recorder or CallRecorder()
         self._session = boto3.Session(
-            profile_name=settings.profile or None, region_name=settings.region or None
+            profile_name=settings.profile or None,
+            region_name=settings.region or None,
+            botocore_session=lean_session(),  # the models without their prose
         )
         if settings.emulator_credentials and self._session.get_credentials() is None:
             self._session = boto3.Session(
-                region_name=settings.region or None, **EMULATOR_CREDENTIALS
+                region_name=settings.region or None,
+                botocore_session=lean_session(),
+                **EMULATOR_CREDENTIALS,
             )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 
 from wizard.errors import BadInput
 
@@ -14,10 +15,10 @@ KEY_BYTES = 32
 
 
 def generate_key() -> str:
-    """A new key: 32 random bytes, url-safe base64 (what `Fernet.generate_key()` gives)."""
-    from cryptography.fernet import Fernet
-
-    return Fernet.generate_key().decode()
+    """A new key: 32 random bytes from the OS, url-safe base64, which is all
+    `Fernet.generate_key()` does; without importing cryptography, ~7 MiB the wizard's process
+    would keep for the rest of the walk (the secrets step's preview makes a key)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode()
 
 
 def validate_key(key: str) -> str:

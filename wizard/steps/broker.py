@@ -116,16 +116,18 @@ def ping(endpoint: str, *, tls: bool, password: str = "") -> Ping:
     Returns:
         What the PING found.
     """
+    host, _, port = endpoint.partition(":")
+    found = reach(host, int(port or REDIS_PORT), timeout=PING_TIMEOUT)
+    if found.unreachable or found.refused:
+        # redis-py is imported only for an endpoint that answers: outside the cache's VPC (the
+        # usual place of the wizard, and the sandbox) it would stay in memory for nothing
+        return Ping(failure=found.refused, unchecked=found.unreachable)
     try:
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
     except ImportError:
         return Ping(unchecked="the redis package is not installed")
-    host, _, port = endpoint.partition(":")
-    found = reach(host, int(port or REDIS_PORT), timeout=PING_TIMEOUT)
-    if found.unreachable or found.refused:
-        return Ping(failure=found.refused, unchecked=found.unreachable)
     client = redis.Redis(
         host=host,
         port=int(port or REDIS_PORT),
