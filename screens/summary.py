@@ -35,6 +35,7 @@ class SummaryScreen(Screen[None]):
         Binding("escape", "back", "Back to the steps"),
         Binding("e", "export", "Export files", show=False),
         Binding("c", "copy_replay", "Copy the replay command"),
+        Binding("ctrl+l", "rehearse", "Rehearse locally"),
     ]
     COMMANDS_HELP: ClassVar[dict[str, str]] = {
         "export": "Write every rendered file (render --out)",
@@ -156,8 +157,14 @@ class SummaryScreen(Screen[None]):
     def _quit(self) -> None:
         cast("WizardApp", self.app).leave(0)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`ctrl+l` (rehearse) only where its button is offered (the sandbox's summary)."""
+        if action == "rehearse":
+            return bool(self.query("#rehearse"))
+        return True
+
     @on(Button.Pressed, "#rehearse")
-    def _rehearse(self) -> None:
+    def action_rehearse(self) -> None:
         """No AWS account: boot the launch here and keep it up, its UI on localhost."""
         from screens.rehearse import RehearsalScreen
 

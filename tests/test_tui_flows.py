@@ -96,6 +96,7 @@ async def test_new_launch_from_the_first_screen_to_the_summary(
             assert "http://airflow-staging-web" in shown
             assert "aws ssm get-parameter --with-decryption" in shown
             assert "airflow-ecs-wizard apply --config" in shown
+            assert "Rehearse locally" not in shown  # neither button nor key: not a sandbox
 
     aws = Aws(AwsSettings(region="us-east-1", endpoint_url=aws_endpoint))
     ecs = aws.client("ecs")

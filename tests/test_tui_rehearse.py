@@ -101,8 +101,10 @@ async def test_sandbox_summary_rehearses_and_opens_the_ui(
         app.push_screen(SummaryScreen(launch.session))
         await wait_for(pilot, lambda: isinstance(app.screen, SummaryScreen))
         await pilot.pause(0.2)
-        assert "Rehearse locally and open the UI" in screen_text(app)
-        await pilot.click("#rehearse")
+        text = screen_text(app)
+        assert "Rehearse locally and open the UI" in text  # its button, and its key:
+        assert "^l Rehearse locally" in text
+        await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: isinstance(app.screen, RehearsalScreen))
         screen = app.screen
         assert isinstance(screen, RehearsalScreen)
