@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -353,6 +354,36 @@ def test_local_postgres_with_tls_runs_database_sql(
     finally:
         server.stop()
     assert not server.root.exists()  # pg_ctl stopped it, then its folder was removed
+
+
+def test_local_postgres_starts_from_a_path_without_sbin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As root, PostgreSQL runs as the postgres user through runuser, which lives in
+    /usr/sbin: a PATH without the sbin folders (a plain user's on Debian, or `env -i`) still
+    starts it; with no runuser at all, the error says what to install."""
+    from wizard.errors import WizardError
+    from wizard.rehearse import services
+    from wizard.rehearse.services import Postgres
+
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")):
+        from tests.services import missing
+
+        missing("PostgreSQL")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    server = Postgres(require_tls=False)
+    try:
+        server.start()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10):
+            pass
+    finally:
+        server.stop()
+    if os.geteuid() == 0:
+        monkeypatch.setattr(services, "RUNUSER", ())
+        monkeypatch.setenv("PATH", "/nowhere")
+        with pytest.raises(WizardError, match="runuser") as refused:
+            Postgres(require_tls=False).start()
+        assert "util-linux" in (refused.value.hint or "")
 
 
 def test_remote_log_row_quotes_the_workers_upload_error(

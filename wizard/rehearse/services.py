@@ -84,8 +84,24 @@ def self_signed_certificate(folder: Path, host: str = "127.0.0.1") -> tuple[Path
     return cert_path, key_path
 
 
+RUNUSER = ("/usr/sbin/runuser", "/sbin/runuser")
+"""Where util-linux puts `runuser`: a user's PATH often lacks the sbin folders."""
+
+
 def _as_postgres(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+    """`command` as the postgres user when run as root (PostgreSQL refuses to run as root)."""
+    if os.geteuid() != 0:
+        return command
+    runuser = shutil.which("runuser") or next((p for p in RUNUSER if os.access(p, os.X_OK)), None)
+    if runuser is None:
+        raise WizardError(
+            "PostgreSQL cannot run as root, and runuser (to run it as the postgres user) "
+            "was not found",
+            title="No runuser",
+            hint="Install util-linux (apt-get install -y util-linux), or rehearse as a user "
+            "other than root.",
+        )
+    return [runuser, "-u", "postgres", "--", *command]
 
 
 @dataclass
