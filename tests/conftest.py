@@ -316,6 +316,22 @@ def no_credentials_env(folder: Path) -> dict[str, str]:
     }
 
 
+def run_python(code: str, *args: str) -> str:
+    """What `code` prints, run in a fresh interpreter from the checkout (what a module imports
+    is only seen in a process that had not imported it yet)."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout
+
+
 def run_cli(
     *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 600
 ) -> Any:

@@ -5,14 +5,11 @@ less memory (issue 10 item 13: the memory at the summary)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.conftest import run_python
 from wizard.aws import Aws, AwsSettings
 from wizard.session import PREFETCHED_CLIENTS
-
-ROOT = Path(__file__).resolve().parent.parent
 
 CLIENTS_MIB = 50.0
 """What the clients of a TUI walk may add to a process's RSS. With botocore's own loader they
@@ -78,12 +75,5 @@ print(json.dumps(rss() - before))
 def test_the_clients_of_a_walk_fit_their_budget(aws_endpoint: str) -> None:
     """In a fresh process, as in the wizard's: what making every client of a walk costs."""
     assert "ec2" in PREFETCHED_CLIENTS
-    result = subprocess.run(
-        [sys.executable, "-c", MEASURE, aws_endpoint],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    )
-    added = json.loads(result.stdout)
+    added = json.loads(run_python(MEASURE, aws_endpoint))
     assert added <= CLIENTS_MIB, f"the clients of a walk added {added:.1f} MiB"

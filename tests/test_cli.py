@@ -7,14 +7,13 @@ import contextlib
 import io
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, run_python
 from wizard import __version__
 from wizard.cli import build_parser, main, only_wizard_flags
 from wizard.errors import BadInput
@@ -150,10 +149,7 @@ def test_render_imports_neither_boto3_nor_textual(example_path: Path, tmp_path: 
         "heavy = sorted(m for m in ('boto3', 'botocore', 'textual', 'questionary', 'cfnlint', "
         "'rich', 'cryptography') if m in sys.modules); print(code, heavy)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
-    )
-    assert result.stdout.splitlines()[-1] == "0 []"
+    assert run_python(probe).splitlines()[-1] == "0 []"
 
 
 @pytest.mark.parametrize(

@@ -46,21 +46,11 @@ def test_second_key_of_a_pair_is_checked_too() -> None:
 def test_a_key_is_made_without_importing_cryptography() -> None:
     """The secrets step's preview makes a key in the wizard's process: cryptography would stay
     there, ~7 MiB, for the rest of the walk (issue 10 item 13)."""
-    import subprocess
-    import sys
-    from pathlib import Path
+    from tests.conftest import run_python
 
-    probe = (
+    key, imported = run_python(
         "import sys; from wizard.fernet import generate_key; key = generate_key(); "
         "print(key, 'cryptography' in sys.modules)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parent.parent,
-        check=True,
-    )
-    key, imported = result.stdout.split()
+    ).split()
     assert imported == "False"
     assert Fernet(key).decrypt(Fernet(key).encrypt(b"conn")) == b"conn"

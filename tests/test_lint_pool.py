@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_python
 from tests.lint_gates import gated, started
 from tests.terminal import running
 from wizard.config_file import load_config
@@ -191,16 +192,7 @@ def test_the_tui_process_lints_without_importing_cfn_lint(example_path: Path) ->
     """The TUI's modules and its lint path leave cfn-lint to the lint process: imported, it
     would stay in the wizard's memory to the summary."""
     import json
-    import subprocess
-    import sys
 
-    result = subprocess.run(
-        [sys.executable, "-c", LINTED_IN_A_CHILD, str(example_path)],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parent.parent,
-        check=True,
-    )
-    answer = json.loads(result.stdout)
+    answer = json.loads(run_python(LINTED_IN_A_CHILD, str(example_path)))
     assert answer["problems"] > 0  # it did lint
     assert answer["imported"] == []

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import wizard
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_python
 
 
 def test_core_imports_no_ui_in_a_fresh_interpreter() -> None:
@@ -31,10 +31,7 @@ def test_core_imports_no_ui_in_a_fresh_interpreter() -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'textual', 'questionary', 'screens', 'prompt_toolkit'}))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    assert run_python(probe).strip() == "[]"
 
 
 @pytest.mark.slow

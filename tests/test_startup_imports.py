@@ -4,11 +4,7 @@ Input, which Textual's command palette imports anyway)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import run_python
 
 DRAWN_LATER = ("textual.widgets._data_table", "textual.widgets._footer")
 
@@ -18,7 +14,5 @@ def test_the_start_screen_module_imports_no_widget_drawn_after_the_first_frame()
         "import sys, screens.app, screens.start; "
         f"print(sorted(name for name in {DRAWN_LATER!r} if name in sys.modules))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
-    )
-    assert result.stdout.strip() == "[]", result.stdout
+    printed = run_python(probe)
+    assert printed.strip() == "[]", printed

@@ -483,19 +483,11 @@ def test_a_cluster_mode_group_is_refused(
 def test_a_ping_out_of_reach_does_not_import_redis() -> None:
     """Outside the cache's VPC (the sandbox's case too) nothing is PINGed: redis-py would stay
     in the wizard's process, ~6 MiB, to the summary (issue 10 item 13)."""
-    import subprocess
-    import sys
+    from tests.conftest import run_python
 
-    probe = (
+    printed = run_python(
         "import sys; from wizard.steps.broker import ping; "
         "far = ping('master.airflow.abc123.use1.cache.invalid:6379', tls=True); "
         "print(bool(far.unchecked), 'redis' in sys.modules)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parent.parent,
-        check=True,
-    )
-    assert result.stdout.split() == ["True", "False"]
+    assert printed.split() == ["True", "False"]

@@ -24,7 +24,12 @@ from pathlib import Path
 
 from wizard.config import LaunchConfig
 from wizard.errors import WizardError
-from wizard.rehearse.services import free_port, missing_server, self_signed_certificate
+from wizard.rehearse.services import (
+    check_script_ran,
+    free_port,
+    missing_server,
+    self_signed_certificate,
+)
 
 SERVER = "/usr/sbin/mariadbd"
 START_TIMEOUT = 60.0
@@ -234,14 +239,7 @@ class MariaDB:
             env=env,
             check=False,
         )
-        refused = aws_standin.refused(standin)
-        if result.returncode != 0 or refused:
-            said = "; ".join(refused) or result.stderr.strip()
-            raise WizardError(
-                f"the launch's database.sql failed against the local MariaDB: {said}",
-                title="database.sql failed",
-                hint="Render it (airflow-ecs-wizard render) and read the statement named above.",
-            )
+        check_script_ran(result, aws_standin.refused(standin), "MariaDB")
         if "WARNING" in result.stdout:  # the script's own check (explicit_defaults_for_timestamp)
             raise WizardError(
                 f"the launch's database.sql warned: {result.stdout.strip()}",

@@ -88,6 +88,24 @@ RUNUSER = ("/usr/sbin/runuser", "/sbin/runuser")
 """Where util-linux puts `runuser`: a user's PATH often lacks the sbin folders."""
 
 
+def check_script_ran(
+    result: subprocess.CompletedProcess[str], refused: list[str], server: str
+) -> None:
+    """Raise if the launch's database.sql failed against the local `server`: the client's
+    exit status, or a parameter the `aws` stand-in refused (named first: the likelier cause).
+
+    Raises:
+        WizardError: the script failed.
+    """
+    if result.returncode != 0 or refused:
+        said = "; ".join(refused) or result.stderr.strip()
+        raise WizardError(
+            f"the launch's database.sql failed against the local {server}: {said}",
+            title="database.sql failed",
+            hint="Render it (airflow-ecs-wizard render) and read the statement named above.",
+        )
+
+
 def _as_postgres(command: list[str]) -> list[str]:
     """`command` as the postgres user when run as root (PostgreSQL refuses to run as root)."""
     if os.geteuid() != 0:
@@ -199,14 +217,7 @@ class Postgres:
             env=env,
             check=False,
         )
-        refused = aws_standin.refused(standin)
-        if result.returncode != 0 or refused:
-            said = "; ".join(refused) or result.stderr.strip()
-            raise WizardError(
-                f"the launch's database.sql failed against the local PostgreSQL: {said}",
-                title="database.sql failed",
-                hint="Render it (airflow-ecs-wizard render) and read the statement named above.",
-            )
+        check_script_ran(result, aws_standin.refused(standin), "PostgreSQL")
 
     def stop(self) -> None:
         """Stop the server and remove its folder."""
