@@ -31,9 +31,11 @@ def sandbox_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _sandbox_ready(pilot: object, app: WizardApp) -> str:
+    """The start screen's text once the sandbox is ready, its whitespace folded: the status
+    line names the sandbox's folder, and a long one wraps it anywhere."""
     await wait_for(pilot, lambda: app.sandbox_config is not None, timeout=180)  # type: ignore[arg-type]
     await wait_for(pilot, lambda: "Sandbox ready" in screen_text(app), interval=0.5)  # type: ignore[arg-type]
-    return screen_text(app)
+    return " ".join(screen_text(app).split())
 
 
 async def test_a_sandbox_launch_quit_half_way_continues_in_a_new_sandbox_run(

@@ -100,10 +100,9 @@ async def test_sandbox_summary_rehearses_and_opens_the_ui(
         launch = await _open_launch(pilot)
         app.push_screen(SummaryScreen(launch.session))
         await wait_for(pilot, lambda: isinstance(app.screen, SummaryScreen))
-        await pilot.pause(0.2)
-        text = screen_text(app)
-        assert "Rehearse locally and open the UI" in text  # its button, and its key:
-        assert "^l Rehearse locally" in text
+        # its button, and its key (the footer shows the screen's keys a moment after it)
+        await wait_for(pilot, lambda: "^l Rehearse locally" in screen_text(app), interval=0.5)
+        assert "Rehearse locally and open the UI" in screen_text(app)
         await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: isinstance(app.screen, RehearsalScreen))
         screen = app.screen
