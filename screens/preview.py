@@ -110,9 +110,14 @@ class PreviewPane(Vertical):
         await self.mount(tabs)
 
     def linted(self, preview: Preview) -> None:
-        """The linters' findings of the preview on screen are in: show them."""
+        """The linters' findings of the preview on screen are in: show them. Not when the
+        screen has closed (ctrl+q as they came), nor on tabs being replaced (the new ones are
+        built from the linted preview)."""
+        if not self.is_attached:
+            return
         self._show_status(preview)
-        self.query("#preview-actions").only_one(Static).update(actions_content(preview))
+        for actions in self.query("#preview-actions").results(Static):
+            actions.update(actions_content(preview))
 
     def _tabs(self) -> TabbedContent:
         """The tabs on screen. Each preview replaces them, so they are never looked up with

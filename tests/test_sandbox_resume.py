@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from screens.app import WizardApp, WizardOptions
 from screens.launch import LaunchScreen
@@ -45,7 +46,8 @@ async def test_a_sandbox_launch_quit_half_way_continues_in_a_new_sandbox_run(
     first = WizardApp(WizardOptions(sandbox=True, folder=folder))
     async with first.run_test(size=SIZE) as pilot:
         text = await _sandbox_ready(pilot, first)
-        assert "a new account" in text and "remove that folder" in text
+        status = str(first.screen.query_one("#sandbox-status", Static).content)
+        assert "a new account" in text and "remove that folder" in text, status
         screen = await _open_launch(pilot)
         await _confirm_until(pilot, first, stop_before="bootstrap")
         await wait_for(pilot, lambda: not screen.session.running, timeout=120)
