@@ -314,7 +314,10 @@ async def test_steps_6_7_and_12_open_at_their_first_field(
             ("task_definitions", "services"),
         ):
             await screen.show_step(before)
-            await wait_for(pilot, lambda: screen.preview is not None, timeout=60)
+            # confirmed only once linted (before, ctrl+y asks for the preview again)
+            await wait_for(
+                pilot, lambda: screen.preview is not None and screen.preview.linted, timeout=120
+            )
             form = screen.query_one(StepForm)
             fields = [w for w in form.query("Input, Select, Switch") if w.focusable]
             fields[-1].focus()  # the previous form scrolled to its end
