@@ -8,23 +8,17 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.widgets import TabbedContent
 
 from screens.app import WizardApp, WizardOptions
 from screens.launch import LaunchScreen
 from screens.step_form import StepForm
-from tests.tui_support import seeded_template, wait_for
+from tests.test_tui_lint import template  # noqa: F401 (the same seeded template)
+from tests.tui_support import wait_for
 
 SIZE = (150, 45)
 BOUND = 120.0
 """Each wait's own bound: generous, for a loaded 2-core machine."""
-
-
-@pytest.fixture
-def template(aws_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AIRFLOW_ECS_WIZARD_WAIT_SCALE", "0")
-    return seeded_template(aws_endpoint, tmp_path)
 
 
 async def _previewed(pilot: Any, screen: LaunchScreen) -> None:
@@ -37,7 +31,10 @@ async def _previewed(pilot: Any, screen: LaunchScreen) -> None:
     )
 
 
-async def test_a_replaced_form_or_preview_is_freed(template: Path, tmp_path: Path) -> None:
+async def test_a_replaced_form_or_preview_is_freed(
+    template: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     """Each step replaces the form and the preview's tabs (its files drawn, syntax-highlighted):
     once replaced, nothing may keep them (Textual's `query_one` cache did, on the screen and on
     the preview pane, until 1024 later lookups)."""
