@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from wizard.child_process import end
 from wizard.errors import Problem
 from wizard.lint import LintReport
 
@@ -185,12 +186,7 @@ def _ended(process: subprocess.Popen[str]) -> str:
 
 def _stop(process: subprocess.Popen[str]) -> None:
     """End it at once (it holds nothing worth a graceful exit), and reap it."""
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    end(process, grace=5)
     for stream in (process.stdin, process.stdout):
         if stream is not None:
             with contextlib.suppress(OSError):

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from wizard.aws import EMULATOR_CREDENTIALS, WAIT_SCALE_VARIABLE, Aws, AwsSettings
+from wizard.child_process import end
 from wizard.config import LaunchConfig
 from wizard.config_file import save_config
 from wizard.emulator_gaps import (
@@ -164,12 +165,8 @@ class Sandbox:
 
     def stop(self) -> None:
         """Stop the emulator; its contents go with it."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        if self._process is not None:
+            end(self._process, grace=10)
         self._process = None
 
 

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wizard.child_process import end
 from wizard.config import LaunchConfig
 from wizard.errors import WizardError
 from wizard.rehearse.services import (
@@ -249,13 +250,8 @@ class MariaDB:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM: a clean shutdown), and remove its folder."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        if self.process is not None:
+            end(self.process, grace=30)
         self.process = None
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -22,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wizard.child_process import end
 from wizard.errors import WizardError
 
 
@@ -364,10 +365,6 @@ class S3Emulator:
 
     def stop(self) -> None:
         """Stop it (its contents go with it)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        if self.process is not None:
+            end(self.process, grace=10)
         self.process = None
